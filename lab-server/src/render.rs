@@ -1,0 +1,251 @@
+//! Plain-text views of a run: a line per TSC write, and the models side by side.
+
+use std::io::{self, Write};
+
+use scenarios::trace::{ClockEvent, Count, KhzEvent, Summary};
+use scenarios::{BackendId, Event, RunEvent, Scenario, WriteEvent};
+
+/// The streaming table of one backend's run.
+pub(crate) struct Table<'a> {
+    scenario: &'a Scenario,
+    backend: BackendId,
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn on(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// What a write did to the counter, in four characters.
+fn count_mark(c: Count) -> &'static str {
+    match c {
+        Count::Reset => "new",
+        Count::Counted => "+1",
+        Count::CountedAgain => "+1!",
+        Count::AlreadyCounted => "=",
+        Count::Untouched => "·",
+    }
+}
+
+impl<'a> Table<'a> {
+    pub(crate) fn new(scenario: &'a Scenario, backend: BackendId) -> Self {
+        Table { scenario, backend }
+    }
+
+    pub(crate) fn header(&self, out: &mut impl Write) -> io::Result<()> {
+        let title = self.scenario.title().unwrap_or("(untitled scenario)");
+        writeln!(out, "{} — {title}", self.backend)?;
+        writeln!(out, "{}", self.backend.describe())?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:>5} {:>4} {:>4}  {:<6} {:>20}  {:>9}  {:>7}  {:>9}  why",
+            "write", "line", "vcpu", "origin", "value", "gen c/t", "matched", "nr/online"
+        )
+    }
+
+    pub(crate) fn event(&mut self, out: &mut impl Write, e: &Event) -> io::Result<()> {
+        match e {
+            Event::Write(w) => self.write(out, w),
+            Event::Run(r) => run_line(out, r),
+            Event::Clock(c) => clock_line(out, c),
+            Event::Khz(k) => khz_line(out, k),
+            Event::Summary(s) => summary(out, s),
+        }
+    }
+
+    fn write(&self, out: &mut impl Write, w: &WriteEvent) -> io::Result<()> {
+        let origin = serde_json::to_value(w.origin).expect("origin serialises");
+        let generation = format!("{}/{}", w.cur_tsc_generation, w.this_tsc_generation);
+        let nr = format!(
+            "{}/{}{}",
+            w.nr_matched,
+            w.online,
+            if w.vcpus_matched { " ✔" } else { "  " }
+        );
+        writeln!(
+            out,
+            "{:>5} {:>4} {:>4}  {:<6} {:>20}  {:>9}  {:>3} {:>3}  {:>9}  {}",
+            w.write,
+            w.line,
+            w.vcpu,
+            origin.as_str().unwrap_or("?"),
+            w.value,
+            generation,
+            yes(w.matched),
+            count_mark(w.count),
+            nr,
+            w.decision.explain(w)
+        )
+    }
+}
+
+fn run_line(out: &mut impl Write, r: &RunEvent) -> io::Result<()> {
+    let mut what = Vec::new();
+    if r.masterclock_updated {
+        what.push(format!("master clock recomputed → {}", on(r.master_clock)));
+    }
+    if r.clock_updated {
+        what.push("pvclock page rewritten".to_string());
+    } else {
+        what.push("pvclock page not rewritten (no KVM_REQ_CLOCK_UPDATE)".to_string());
+    }
+    writeln!(
+        out,
+        "{:>5} {:>4} {:>4}  run{}   {} · stable bit {}",
+        "",
+        if r.implicit { "-".to_string() } else { r.line.to_string() },
+        r.vcpu,
+        if r.implicit { "*" } else { " " },
+        what.join(", "),
+        if r.pvclock_stable { "SET" } else { "clear" }
+    )
+}
+
+fn clock_line(out: &mut impl Write, c: &ClockEvent) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>5} {:>4} {:>4}  KVM_SET_CLOCK: master clock recomputed → {} (vcpus_matched {})",
+        "",
+        c.line,
+        "",
+        on(c.master_clock),
+        yes(c.vcpus_matched)
+    )
+}
+
+fn khz_line(out: &mut impl Write, k: &KhzEvent) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>5} {:>4} {:>4}  KVM_SET_TSC_KHZ: virtual_tsc_khz = {}",
+        "", k.line, k.vcpu, k.virtual_tsc_khz
+    )
+}
+
+fn verdict(s: &Summary) -> String {
+    let stable = s.pvclock_stable.iter().filter(|&&b| b).count();
+    format!(
+        "{} (stable bit on {stable} of {} vCPUs)",
+        if s.kvmclock_stable { "STABLE" } else { "UNSTABLE" },
+        s.online
+    )
+}
+
+fn summary(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    writeln!(out)?;
+    if s.implicit_run {
+        writeln!(
+            out,
+            "(the scenario does not end with `run *`: the state below is after an implicit one, marked run*)"
+        )?;
+    }
+    writeln!(
+        out,
+        "end: online_vcpus {} · nr_vcpus_matched_tsc {} · vcpus_matched {} · cur_tsc_generation {} · master clock {}",
+        s.online,
+        s.nr_matched,
+        yes(s.vcpus_matched),
+        s.cur_tsc_generation,
+        on(s.master_clock)
+    )?;
+    writeln!(out, "kvmclock: {}", verdict(s))
+}
+
+/// All models side by side, a row per write, the first divergence marked.
+pub(crate) fn compare(
+    out: &mut impl Write,
+    scenario: &Scenario,
+    runs: &[(BackendId, Result<Vec<Event>, scenarios::Error>)],
+) -> io::Result<()> {
+    let title = scenario.title().unwrap_or("(untitled scenario)");
+    writeln!(out, "{title} — every model")?;
+    writeln!(out, "cell: nr_vcpus_matched_tsc/online_vcpus, then what the write did:")?;
+    writeln!(
+        out,
+        "  new = new generation · +1 = counted · +1! = counted again (the 2014 bug) · = = already counted · ✔ = vcpus_matched"
+    )?;
+    writeln!(out)?;
+    let writes: Vec<Vec<&WriteEvent>> = runs
+        .iter()
+        .map(|(_, r)| match r {
+            Ok(events) => events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Write(w) => Some(w),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    write!(out, "{:>5} {:>4} {:>4}  {:<6} {:>16}", "write", "line", "vcpu", "origin", "value")?;
+    for (b, _) in runs {
+        write!(out, "  {:<14}", b.name())?;
+    }
+    writeln!(out)?;
+    let rows = writes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut diverged = false;
+    for i in 0..rows {
+        let row: Vec<Option<&WriteEvent>> = writes.iter().map(|w| w.get(i).copied()).collect();
+        let Some(first) = row.iter().flatten().next() else {
+            continue;
+        };
+        let origin = serde_json::to_value(first.origin).expect("origin serialises");
+        write!(
+            out,
+            "{:>5} {:>4} {:>4}  {:<6} {:>16}",
+            first.write,
+            first.line,
+            first.vcpu,
+            origin.as_str().unwrap_or("?"),
+            first.value
+        )?;
+        for w in &row {
+            let cell = match w {
+                Some(w) => format!(
+                    "{}/{} {}{}",
+                    w.nr_matched,
+                    w.online,
+                    count_mark(w.count),
+                    if w.vcpus_matched { " ✔" } else { "" }
+                ),
+                None => "—".to_string(),
+            };
+            write!(out, "  {cell:<14}")?;
+        }
+        let key = |w: &&WriteEvent| (w.matched, w.nr_matched, w.new_generation);
+        let present: Vec<_> = row.iter().flatten().map(key).collect();
+        if !diverged && present.windows(2).any(|p| p[0] != p[1]) {
+            diverged = true;
+            write!(out, "  ◀ first divergence")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    for ((b, r), _) in runs.iter().zip(&writes) {
+        match r {
+            Ok(events) => {
+                if let Some(Event::Summary(s)) = events.last() {
+                    writeln!(
+                        out,
+                        "{:<14} nr {:>3}/{:<3} master clock {:<3} kvmclock {}{}",
+                        b.name(),
+                        s.nr_matched,
+                        s.online,
+                        on(s.master_clock),
+                        verdict(s),
+                        if s.implicit_run { " (after an implicit run *)" } else { "" }
+                    )?;
+                }
+            }
+            Err(e) => writeln!(out, "{:<14} cannot run this scenario: {e}", b.name())?,
+        }
+    }
+    if !diverged {
+        writeln!(out, "(the models agree on every write)")?;
+    }
+    Ok(())
+}

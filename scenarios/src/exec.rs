@@ -1,0 +1,430 @@
+//! Running a scenario on a backend, and checking its expectations.
+//!
+//! [`execute`] walks the statements (expanding `repeat`s as it goes, so a long
+//! scenario costs no memory), calls the backend once per step, and hands every
+//! event to a sink as it happens: the CLI prints it, the server streams it,
+//! the notebook stores it.
+
+use std::fmt;
+
+use crate::ast::*;
+use crate::error::Error;
+use crate::models::{self, HostConfig, Timing};
+use crate::trace::*;
+
+/// Where a step stands in the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepCtx {
+    /// 0-based step index (the index into a timing trace).
+    pub step: u32,
+    /// The scenario line (0 for the implicit `run *`).
+    pub line: u32,
+    /// The number the next TSC write will get (1-based).
+    pub write: u32,
+}
+
+/// A step the backend could not carry out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepError(pub String);
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Anything a scenario can run on: the kernel models, and real KVM.
+pub trait Backend: fmt::Debug {
+    fn id(&self) -> BackendId;
+    /// KVM_CREATE_VCPU (the kernel writes the new vCPU's TSC itself).
+    fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError>;
+    /// MSR_IA32_TSC: host-initiated for [`Origin::Write`], the guest's own for [`Origin::Guest`].
+    fn write_tsc(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        value: TscValue,
+        origin: Origin,
+    ) -> Result<WriteEvent, StepError>;
+    /// KVM_VCPU_TSC_OFFSET.
+    fn set_tsc_offset(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        offset: OffsetValue,
+    ) -> Result<WriteEvent, StepError>;
+    /// KVM_SET_TSC_KHZ.
+    fn set_tsc_khz(&mut self, ctx: &StepCtx, vcpu: u32, khz: u32) -> Result<KhzEvent, StepError>;
+    /// KVM_SET_CLOCK.
+    fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError>;
+    /// Let time pass.
+    fn wait(&mut self, ctx: &StepCtx, d: Duration) -> Result<(), StepError>;
+    /// KVM_RUN one vCPU to its `hlt`.
+    fn run_vcpu(&mut self, ctx: &StepCtx, vcpu: u32, implicit: bool)
+    -> Result<RunEvent, StepError>;
+    /// The state now; `ctx.write - 1` writes were made.
+    fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary;
+}
+
+/// Runs `scenario` on `backend`, handing each event to `sink` as it happens.
+/// The last event is the [`Summary`]. A scenario that does not end with a run
+/// of every vCPU gets one (its run events say `implicit`).
+pub fn execute(
+    scenario: &Scenario,
+    backend: &mut dyn Backend,
+    sink: &mut dyn FnMut(Event),
+) -> Result<Summary, Error> {
+    let mut ex = Executor {
+        backend,
+        sink,
+        ctx: StepCtx {
+            step: 0,
+            line: 0,
+            write: 1,
+        },
+        online: 0,
+        ended_with_full_run: false,
+    };
+    ex.block(&scenario.stmts)?;
+    let implicit = !ex.ended_with_full_run;
+    if implicit {
+        ex.ctx.line = 0;
+        for v in 0..ex.online {
+            let ev = ex
+                .backend
+                .run_vcpu(&ex.ctx, v, true)
+                .map_err(|e| ex.fail(e))?;
+            (ex.sink)(Event::Run(ev));
+            ex.ctx.step += 1;
+        }
+    }
+    let summary = ex.backend.summary(&ex.ctx, implicit);
+    (ex.sink)(Event::Summary(summary.clone()));
+    Ok(summary)
+}
+
+/// Runs `scenario` on `backend` and returns every event.
+pub fn execute_collect(
+    scenario: &Scenario,
+    backend: &mut dyn Backend,
+) -> Result<Vec<Event>, Error> {
+    let mut events = Vec::new();
+    execute(scenario, backend, &mut |e| events.push(e))?;
+    Ok(events)
+}
+
+/// Runs `scenario` through one kernel model on the virtual clock.
+pub fn run_model(scenario: &Scenario, id: BackendId) -> Result<Vec<Event>, Error> {
+    let host = scenario.host();
+    let mut backend = models::model(id, host, Timing::Virtual).ok_or_else(|| {
+        Error::new(
+            1,
+            1,
+            format!("`{id}` is not a model: it runs in lab-server"),
+        )
+    })?;
+    execute_collect(scenario, backend.as_mut())
+}
+
+/// Replays a recorded run through a model: the model sees the measured time
+/// of every step and the values the real run wrote.
+pub fn replay_model(
+    scenario: &Scenario,
+    id: BackendId,
+    host: HostConfig,
+    timing: Timing,
+) -> Result<Vec<Event>, Error> {
+    let mut backend = models::model(id, host, timing)
+        .ok_or_else(|| Error::new(1, 1, format!("`{id}` is not a model")))?;
+    execute_collect(scenario, backend.as_mut())
+}
+
+struct Executor<'a> {
+    backend: &'a mut dyn Backend,
+    sink: &'a mut dyn FnMut(Event),
+    ctx: StepCtx,
+    online: u32,
+    ended_with_full_run: bool,
+}
+
+impl Executor<'_> {
+    fn fail(&self, e: StepError) -> Error {
+        let line = self.ctx.line.max(1);
+        Error::new(line, 1, format!("{}: {}", self.backend.id(), e.0))
+    }
+
+    fn emit(&mut self, e: Event) {
+        (self.sink)(e);
+        self.ctx.step += 1;
+    }
+
+    fn block(&mut self, stmts: &[Stmt]) -> Result<(), Error> {
+        for s in stmts {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Result<(), Error> {
+        self.ctx.line = s.line;
+        let acts = !matches!(
+            s.kind,
+            StmtKind::Blank
+                | StmtKind::Comment { .. }
+                | StmtKind::Title { .. }
+                | StmtKind::Story { .. }
+                | StmtKind::Source { .. }
+                | StmtKind::Set { .. }
+                | StmtKind::Expect { .. }
+                | StmtKind::Repeat { .. }
+        );
+        if acts {
+            self.ended_with_full_run = false;
+        }
+        match &s.kind {
+            StmtKind::Create { count } => {
+                for _ in 0..*count {
+                    let ev = self
+                        .backend
+                        .create_vcpu(&self.ctx)
+                        .map_err(|e| self.fail(e))?;
+                    self.online += 1;
+                    self.ctx.write += 1;
+                    self.emit(Event::Write(ev));
+                }
+            }
+            StmtKind::Write { targets, value } | StmtKind::GuestWrite { targets, value } => {
+                let origin = if matches!(s.kind, StmtKind::Write { .. }) {
+                    Origin::Write
+                } else {
+                    Origin::Guest
+                };
+                for v in targets.iter(self.online) {
+                    let ev = self
+                        .backend
+                        .write_tsc(&self.ctx, v, *value, origin)
+                        .map_err(|e| self.fail(e))?;
+                    self.ctx.write += 1;
+                    self.emit(Event::Write(ev));
+                }
+            }
+            StmtKind::SetOffset { targets, offset } => {
+                for v in targets.iter(self.online) {
+                    let ev = self
+                        .backend
+                        .set_tsc_offset(&self.ctx, v, *offset)
+                        .map_err(|e| self.fail(e))?;
+                    self.ctx.write += 1;
+                    self.emit(Event::Write(ev));
+                }
+            }
+            StmtKind::TscKhz { targets, khz } => {
+                for v in targets.iter(self.online) {
+                    let ev = self
+                        .backend
+                        .set_tsc_khz(&self.ctx, v, *khz)
+                        .map_err(|e| self.fail(e))?;
+                    self.emit(Event::Khz(ev));
+                }
+            }
+            StmtKind::SetClock => {
+                let ev = self
+                    .backend
+                    .set_clock(&self.ctx)
+                    .map_err(|e| self.fail(e))?;
+                self.emit(Event::Clock(ev));
+            }
+            StmtKind::Wait { duration } => {
+                self.backend
+                    .wait(&self.ctx, *duration)
+                    .map_err(|e| self.fail(e))?;
+                self.ctx.step += 1;
+            }
+            StmtKind::Run { targets } => {
+                for v in targets.iter(self.online) {
+                    let ev = self
+                        .backend
+                        .run_vcpu(&self.ctx, v, false)
+                        .map_err(|e| self.fail(e))?;
+                    self.emit(Event::Run(ev));
+                }
+                self.ended_with_full_run = targets.is_every_vcpu_in_order(self.online);
+            }
+            StmtKind::Repeat { count, body } => {
+                for _ in 0..*count {
+                    self.block(body)?;
+                }
+            }
+            StmtKind::Blank
+            | StmtKind::Comment { .. }
+            | StmtKind::Title { .. }
+            | StmtKind::Story { .. }
+            | StmtKind::Source { .. }
+            | StmtKind::Set { .. }
+            | StmtKind::Expect { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// The result of one expectation on one backend.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExpectOutcome {
+    pub line: u32,
+    pub backend: BackendId,
+    /// The expectation as written.
+    pub expect: String,
+    /// What the run gave.
+    pub actual: Option<ExpectValue>,
+    /// `None` when it could not be checked (the backend did not run).
+    pub passed: Option<bool>,
+    /// Why it failed or was skipped.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// The value an expectation looks at, in a backend's events.
+pub fn actual(expect: &Expect, events: &[Event]) -> Option<ExpectValue> {
+    let summary = events.iter().rev().find_map(|e| match e {
+        Event::Summary(s) => Some(s),
+        _ => None,
+    });
+    let b = ExpectValue::Bool;
+    let n = |x: u64| ExpectValue::Int(x);
+    match expect.at {
+        ExpectAt::End => {
+            let s = summary?;
+            Some(match expect.field {
+                Field::NrMatched => n(s.nr_matched.into()),
+                Field::Online => n(s.online.into()),
+                Field::VcpusMatched => b(s.vcpus_matched),
+                Field::MasterClock => b(s.master_clock),
+                Field::KvmclockStable => b(s.kvmclock_stable),
+                Field::CurTscGeneration => n(s.cur_tsc_generation),
+                Field::Writes => n(s.writes.into()),
+                _ => return None,
+            })
+        }
+        ExpectAt::Vcpu(k) => {
+            let s = summary?;
+            let k = k as usize;
+            Some(match expect.field {
+                Field::PvclockStable => b(*s.pvclock_stable.get(k)?),
+                Field::ThisTscGeneration => n(*s.this_tsc_generation.get(k)?),
+                _ => return None,
+            })
+        }
+        ExpectAt::Write(k) => {
+            let w = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Write(w) => Some(w),
+                    _ => None,
+                })
+                .nth(k as usize - 1)?;
+            Some(match expect.field {
+                Field::NrMatched => n(w.nr_matched.into()),
+                Field::Online => n(w.online.into()),
+                Field::VcpusMatched => b(w.vcpus_matched),
+                Field::MasterClock => b(w.master_clock),
+                Field::CurTscGeneration => n(w.cur_tsc_generation),
+                Field::Matched => b(w.matched),
+                Field::NewGeneration => b(w.new_generation),
+                Field::ThisTscGeneration => n(w.this_tsc_generation),
+                Field::Vcpu => n(w.vcpu.into()),
+                Field::Value => n(w.value),
+                Field::MasterclockUpdateRequested => b(w.masterclock_update_requested),
+                _ => return None,
+            })
+        }
+    }
+}
+
+/// Checks one expectation against a backend's events (`Err` if the run failed).
+pub fn judge(
+    line: u32,
+    expect: &Expect,
+    backend: BackendId,
+    run: Result<&[Event], &Error>,
+) -> ExpectOutcome {
+    let mut out = ExpectOutcome {
+        line,
+        backend,
+        expect: expect.to_string(),
+        actual: None,
+        passed: None,
+        note: String::new(),
+    };
+    match run {
+        Err(e) => {
+            out.passed = Some(false);
+            out.note = format!("the run failed: {e}");
+        }
+        Ok(events) => match actual(expect, events) {
+            None => {
+                out.passed = Some(false);
+                out.note = "the run has no such value".into();
+            }
+            Some(a) => {
+                let ok = match (a, expect.value) {
+                    (ExpectValue::Int(x), ExpectValue::Int(y)) => expect.op.holds(x, y),
+                    (ExpectValue::Bool(x), ExpectValue::Bool(y)) => expect.op.holds(x, y),
+                    _ => false,
+                };
+                out.actual = Some(a);
+                out.passed = Some(ok);
+                if !ok {
+                    out.note = format!(
+                        "{} {} {}, but it is {a}",
+                        expect.field.name(),
+                        expect.op.symbol(),
+                        expect.value
+                    );
+                }
+            }
+        },
+    }
+    out
+}
+
+/// Checks every expectation of a scenario. `runs` gives each backend's events
+/// (or its error); a backend that `runs` does not know is reported as skipped.
+pub fn verify(
+    scenario: &Scenario,
+    runs: &mut dyn FnMut(BackendId) -> Option<Result<Vec<Event>, Error>>,
+) -> Vec<ExpectOutcome> {
+    type Run = Option<Result<Vec<Event>, Error>>;
+    let mut cache: Vec<(BackendId, Run)> = Vec::new();
+    let mut out = Vec::new();
+    for (line, e) in scenario.expects() {
+        for &b in &e.backends {
+            if !cache.iter().any(|(id, _)| *id == b) {
+                cache.push((b, runs(b)));
+            }
+            let run = &cache
+                .iter()
+                .find(|(id, _)| *id == b)
+                .expect("cached above")
+                .1;
+            out.push(match run {
+                Some(r) => judge(line, e, b, r.as_deref()),
+                None => ExpectOutcome {
+                    line,
+                    backend: b,
+                    expect: e.to_string(),
+                    actual: None,
+                    passed: None,
+                    note: format!("skipped: the `{b}` backend is not available here"),
+                },
+            });
+        }
+    }
+    out
+}
+
+/// Checks every expectation against the four models.
+pub fn verify_models(scenario: &Scenario) -> Vec<ExpectOutcome> {
+    verify(scenario, &mut |b| {
+        b.is_model().then(|| run_model(scenario, b))
+    })
+}

@@ -1,0 +1,52 @@
+//! # scenarios — the core of TSC Lab
+//!
+//! A small language for driving a VM's TSCs (create vCPUs, write TSCs, wait,
+//! run), a library of scenarios taken from real bugs, and step-by-step models
+//! of how KVM matches TSC writes and decides on the master clock, in Linux
+//! 3.14 (before "KVM: x86: fix TSC matching", 0d3da0d26e3c), 3.17 (after it)
+//! and 6.18 (today).
+//!
+//! ```
+//! use scenarios::{parse, run_model, BackendId, Event};
+//!
+//! // QEMU 2.0 boot with 2 vCPUs: creation, post_init and post_reset write 0.
+//! let s = parse("create 2\nwrite * 0\nwrite * 0\nrun *\n").unwrap();
+//! let summary = |id| match run_model(&s, id).unwrap().pop() {
+//!     Some(Event::Summary(sum)) => sum,
+//!     _ => unreachable!(),
+//! };
+//! // Before the fix every matched write counts: 5 ≠ online - 1, no master clock.
+//! assert_eq!(summary(BackendId::Linux314).nr_matched, 5);
+//! assert!(!summary(BackendId::Linux314).kvmclock_stable);
+//! // After it each vCPU counts once per generation.
+//! assert_eq!(summary(BackendId::Linux317).nr_matched, 1);
+//! assert!(summary(BackendId::Linux317).kvmclock_stable);
+//! ```
+//!
+//! The crate is pure — no I/O, no threads, no clock — so the same code runs
+//! natively in the server and as WebAssembly in the browser.
+
+pub mod ast;
+pub mod check;
+pub mod error;
+pub mod exec;
+pub mod library;
+pub mod models;
+pub mod text;
+pub mod trace;
+
+pub use ast::Scenario;
+pub use check::{Analysis, check};
+pub use error::{Error, Errors};
+pub use exec::{Backend, execute, execute_collect, replay_model, run_model, verify, verify_models};
+pub use models::{HostConfig, HostTime, Stamp, Timing};
+pub use text::parse;
+pub use trace::{BackendId, Event, RunEvent, Summary, WriteEvent};
+
+impl Scenario {
+    /// Reads a scenario from its JSON form and checks it like parsed text.
+    pub fn from_json_value(scenario: Scenario) -> Result<Scenario, Errors> {
+        check::check(&scenario, None)?;
+        Ok(scenario)
+    }
+}

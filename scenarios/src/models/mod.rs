@@ -1,0 +1,492 @@
+//! Step-by-step models of KVM's TSC matching, one per kernel version.
+//!
+//! Each model is a state machine for one VM that keeps the kernel's own field
+//! names (`nr_vcpus_matched_tsc`, `cur_tsc_generation`, …) and follows the
+//! kernel functions it names in their order, so a reader can hold the two side
+//! by side:
+//!
+//! - [`linux_3_14`]: `kvm_write_tsc()` before the fix — the 2014 bug.
+//! - [`linux_3_17`]: `kvm_write_tsc()` with 0d3da0d26e3c, with u64 or (what-if) u8 generations.
+//! - [`linux_6_18`]: today's `kvm_synchronize_tsc()` / `__kvm_synchronize_tsc()`.
+//!
+//! Time is an input: a model never reads a clock. [`ModelBackend`] feeds it
+//! either a virtual clock that only `wait` advances, or the measured time of
+//! each step of a real run ([`Timing::Replay`]), so a run on real KVM can be
+//! replayed through any model.
+
+pub mod linux_3_14;
+pub mod linux_3_17;
+pub mod linux_6_18;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ast::{Clocksource, DeltaAmount, Duration, OffsetValue, TscValue};
+use crate::exec::{Backend, StepCtx, StepError};
+use crate::trace::*;
+
+/// The host as the kernel sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// The host TSC frequency (`tsc_khz`); vCPUs start at this rate.
+    pub tsc_khz: u32,
+    /// The host clocksource; the master clock needs a TSC-based one.
+    pub clocksource: Clocksource,
+    /// `!check_tsc_unstable()`.
+    pub tsc_stable: bool,
+    /// Host uptime when the VM is created (boot-based ns).
+    pub uptime_ns: u64,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            tsc_khz: 2_600_000,
+            clocksource: Clocksource::Tsc,
+            tsc_stable: true,
+            uptime_ns: 100_000_000_000,
+        }
+    }
+}
+
+/// A host instant: `get_kernel_ns()` (boot-based nanoseconds) and `rdtsc()`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostTime {
+    pub ns: u64,
+    pub tsc: u64,
+}
+
+/// The measured time of one step of a real run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub ns: u64,
+    pub tsc: u64,
+    /// For a write: the value the real run wrote (it resolved `now` itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<u64>,
+}
+
+/// Where a model's time comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Timing {
+    /// A virtual clock: it starts at the host's uptime and only `wait` moves it.
+    Virtual,
+    /// The measured time of every step of a real run (indexed by step), and
+    /// the instant the VM was created.
+    Replay { start: HostTime, stamps: Vec<Stamp> },
+}
+
+/// `nsec_to_cycles()`: nanoseconds to cycles at `khz`.
+pub fn nsec_to_cycles(khz: u32, ns: u64) -> u64 {
+    (u128::from(ns) * u128::from(khz) / 1_000_000) as u64
+}
+
+/// `kvm_scale_tsc()`: the host TSC seen at a vCPU's rate (TSC scaling).
+pub fn scale_tsc(host_tsc: u64, virtual_tsc_khz: u32, host_khz: u32) -> u64 {
+    if virtual_tsc_khz == host_khz || host_khz == 0 {
+        host_tsc
+    } else {
+        (u128::from(host_tsc) * u128::from(virtual_tsc_khz) / u128::from(host_khz)) as u64
+    }
+}
+
+/// The generation counters: `u8` before 0d3da0d26e3c, `u64` after.
+pub trait Generation: Copy + Eq + Default + std::fmt::Debug {
+    /// `cur_tsc_generation++`, wrapping as C does.
+    fn inc(self) -> Self;
+    fn get(self) -> u64;
+}
+
+impl Generation for u8 {
+    fn inc(self) -> Self {
+        self.wrapping_add(1)
+    }
+    fn get(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl Generation for u64 {
+    fn inc(self) -> Self {
+        self.wrapping_add(1)
+    }
+    fn get(self) -> u64 {
+        self
+    }
+}
+
+/// The vCPU requests the models care about (`kvm_make_request`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// KVM_REQ_MASTERCLOCK_UPDATE: recompute `use_master_clock` at the next entry.
+    pub masterclock_update: bool,
+    /// KVM_REQ_CLOCK_UPDATE: rewrite this vCPU's pvclock page at the next entry.
+    pub clock_update: bool,
+}
+
+/// What a model's `kvm_write_tsc`-like function decided.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOutcome {
+    pub matched: bool,
+    pub decision: Decision,
+    pub count: Count,
+    pub masterclock_update_requested: bool,
+}
+
+/// What one entry into the guest did.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOutcome {
+    pub masterclock_updated: bool,
+    pub clock_updated: bool,
+    pub pvclock_stable: bool,
+}
+
+/// The kernel side every model offers: the ioctls the lab drives.
+pub trait KernelModel {
+    fn backend(&self) -> BackendId;
+    fn host(&self) -> &HostConfig;
+    /// KVM_MAX_VCPUS of that kernel.
+    fn max_vcpus(&self) -> u32;
+    /// KVM_CREATE_VCPU: `online_vcpus++`, then `kvm_arch_vcpu_postcreate()`'s TSC write of 0.
+    fn create_vcpu(&mut self, now: HostTime) -> WriteOutcome;
+    /// MSR_IA32_TSC written by userspace (`host_initiated`) or by the guest.
+    fn set_msr_tsc(
+        &mut self,
+        vcpu: usize,
+        data: u64,
+        host_initiated: bool,
+        now: HostTime,
+    ) -> WriteOutcome;
+    /// KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET); `None` where the kernel lacks it.
+    fn set_tsc_offset_attr(
+        &mut self,
+        vcpu: usize,
+        offset: u64,
+        now: HostTime,
+    ) -> Option<WriteOutcome>;
+    /// KVM_SET_TSC_KHZ.
+    fn set_tsc_khz(&mut self, vcpu: usize, khz: u32);
+    /// KVM_SET_CLOCK: recompute the master clock now; returns `use_master_clock`.
+    fn set_clock(&mut self, now: HostTime) -> bool;
+    /// KVM_RUN up to the guest's `hlt`.
+    fn run(&mut self, vcpu: usize, now: HostTime) -> RunOutcome;
+
+    fn online_vcpus(&self) -> u32;
+    fn nr_vcpus_matched_tsc(&self) -> u32;
+    fn cur_tsc_generation(&self) -> u64;
+    fn use_master_clock(&self) -> bool;
+    fn this_tsc_generation(&self, vcpu: usize) -> u64;
+    fn l1_tsc_offset(&self, vcpu: usize) -> u64;
+    fn virtual_tsc_khz(&self, vcpu: usize) -> u32;
+    /// PVCLOCK_TSC_STABLE_BIT in the vCPU's pvclock page.
+    fn pvclock_stable(&self, vcpu: usize) -> bool;
+
+    /// `vcpus_matched` as every function computes it.
+    fn vcpus_matched(&self) -> bool {
+        self.nr_vcpus_matched_tsc() + 1 == self.online_vcpus()
+    }
+    /// `kvm_read_l1_tsc()`: the guest TSC of a vCPU at a host TSC value.
+    fn read_l1_tsc(&self, vcpu: usize, host_tsc: u64) -> u64 {
+        let khz = self.virtual_tsc_khz(vcpu);
+        scale_tsc(host_tsc, khz, self.host().tsc_khz).wrapping_add(self.l1_tsc_offset(vcpu))
+    }
+}
+
+/// Builds the model for a backend name; `None` for `kvm`.
+pub fn model(id: BackendId, host: HostConfig, timing: Timing) -> Option<Box<dyn Backend>> {
+    Some(match id {
+        BackendId::Linux314 => Box::new(ModelBackend::new(
+            linux_3_14::Kvm::<u8>::new(host, id),
+            timing,
+        )),
+        BackendId::Linux317 => Box::new(ModelBackend::new(
+            linux_3_14::Kvm::<u64>::new(host, id),
+            timing,
+        )),
+        BackendId::Linux317U8 => Box::new(ModelBackend::new(
+            linux_3_14::Kvm::<u8>::new(host, id),
+            timing,
+        )),
+        BackendId::Linux618 => Box::new(ModelBackend::new(linux_6_18::Kvm::new(host), timing)),
+        BackendId::Kvm => return None,
+    })
+}
+
+/// A kernel model with its clock: the seam where models and real KVM meet.
+#[derive(Debug)]
+pub struct ModelBackend<K> {
+    kernel: K,
+    timing: Timing,
+    /// The virtual clock (ignored under replay).
+    now: HostTime,
+    start: HostTime,
+}
+
+impl<K: KernelModel> ModelBackend<K> {
+    pub fn new(kernel: K, timing: Timing) -> Self {
+        let host = *kernel.host();
+        let start = match &timing {
+            Timing::Virtual => HostTime {
+                ns: host.uptime_ns,
+                tsc: nsec_to_cycles(host.tsc_khz, host.uptime_ns),
+            },
+            Timing::Replay { start, .. } => *start,
+        };
+        ModelBackend {
+            kernel,
+            timing,
+            now: start,
+            start,
+        }
+    }
+
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
+    fn at(&self, ctx: &StepCtx) -> (HostTime, Option<u64>) {
+        match &self.timing {
+            Timing::Virtual => (self.now, None),
+            Timing::Replay { stamps, .. } => match stamps.get(ctx.step as usize) {
+                Some(s) => (
+                    HostTime {
+                        ns: s.ns,
+                        tsc: s.tsc,
+                    },
+                    s.value,
+                ),
+                // Steps past the recorded ones (an implicit run) happen at the last instant.
+                None => (
+                    stamps.last().map_or(self.now, |s| HostTime {
+                        ns: s.ns,
+                        tsc: s.tsc,
+                    }),
+                    None,
+                ),
+            },
+        }
+    }
+
+    fn t_ns(&self, now: HostTime) -> u64 {
+        now.ns.saturating_sub(self.start.ns)
+    }
+
+    fn vcpu(&self, vcpu: u32) -> Result<usize, StepError> {
+        if vcpu < self.kernel.online_vcpus() {
+            Ok(vcpu as usize)
+        } else {
+            Err(StepError(format!(
+                "vCPU {vcpu} does not exist (the VM has {} vCPUs)",
+                self.kernel.online_vcpus()
+            )))
+        }
+    }
+
+    /// The value of `now`, `now@K±D` at this instant.
+    fn resolve(&self, target: usize, value: TscValue, now: HostTime) -> Result<u64, StepError> {
+        let TscValue::Now { of, delta } = value else {
+            let TscValue::Literal(v) = value else {
+                unreachable!()
+            };
+            return Ok(v);
+        };
+        let source = match of {
+            Some(k) => self.vcpu(k)?,
+            None => target,
+        };
+        let base = self.kernel.read_l1_tsc(source, now.tsc);
+        let cycles = match delta.amount {
+            DeltaAmount::Cycles(c) => c,
+            DeltaAmount::Time(Duration { ns }) => {
+                nsec_to_cycles(self.kernel.virtual_tsc_khz(target), ns)
+            }
+        };
+        let v = if delta.negative {
+            base.checked_sub(cycles)
+        } else {
+            base.checked_add(cycles)
+        };
+        v.ok_or_else(|| {
+            StepError(format!(
+                "{value} is out of range here: the guest TSC is {base} and the shift is {cycles} cycles"
+            ))
+        })
+    }
+
+    fn write_event(
+        &self,
+        ctx: &StepCtx,
+        vcpu: usize,
+        value: u64,
+        origin: Origin,
+        now: HostTime,
+        o: WriteOutcome,
+    ) -> WriteEvent {
+        let k = &self.kernel;
+        WriteEvent {
+            backend: k.backend(),
+            step: ctx.step,
+            line: ctx.line,
+            write: ctx.write,
+            t_ns: self.t_ns(now),
+            vcpu: vcpu as u32,
+            origin,
+            value,
+            matched: o.matched,
+            new_generation: o.count == Count::Reset,
+            cur_tsc_generation: k.cur_tsc_generation(),
+            this_tsc_generation: k.this_tsc_generation(vcpu),
+            nr_matched: k.nr_vcpus_matched_tsc(),
+            online: k.online_vcpus(),
+            vcpus_matched: k.vcpus_matched(),
+            offset: k.l1_tsc_offset(vcpu) as i64,
+            master_clock: k.use_master_clock(),
+            masterclock_update_requested: o.masterclock_update_requested,
+            decision: o.decision,
+            count: o.count,
+        }
+    }
+}
+
+impl<K: KernelModel + std::fmt::Debug> Backend for ModelBackend<K> {
+    fn id(&self) -> BackendId {
+        self.kernel.backend()
+    }
+
+    fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError> {
+        if self.kernel.online_vcpus() >= self.kernel.max_vcpus() {
+            return Err(StepError(format!(
+                "KVM_CREATE_VCPU fails with EINVAL: {} allows at most {} vCPUs",
+                self.kernel.backend(),
+                self.kernel.max_vcpus()
+            )));
+        }
+        let (now, _) = self.at(ctx);
+        let o = self.kernel.create_vcpu(now);
+        let vcpu = self.kernel.online_vcpus() as usize - 1;
+        Ok(self.write_event(ctx, vcpu, 0, Origin::Create, now, o))
+    }
+
+    fn write_tsc(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        value: TscValue,
+        origin: Origin,
+    ) -> Result<WriteEvent, StepError> {
+        let v = self.vcpu(vcpu)?;
+        let (now, recorded) = self.at(ctx);
+        let data = match recorded {
+            Some(d) => d,
+            None => self.resolve(v, value, now)?,
+        };
+        let o = self
+            .kernel
+            .set_msr_tsc(v, data, origin != Origin::Guest, now);
+        Ok(self.write_event(ctx, v, data, origin, now, o))
+    }
+
+    fn set_tsc_offset(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        offset: OffsetValue,
+    ) -> Result<WriteEvent, StepError> {
+        let v = self.vcpu(vcpu)?;
+        let (now, _) = self.at(ctx);
+        let off = match offset {
+            OffsetValue::Literal(o) => o as u64,
+            OffsetValue::Of { vcpu: k, delta } => {
+                let k = self.vcpu(k)?;
+                self.kernel.l1_tsc_offset(k).wrapping_add(delta as u64)
+            }
+        };
+        let o = self.kernel.set_tsc_offset_attr(v, off, now).ok_or_else(|| {
+            StepError(format!(
+                "KVM_VCPU_TSC_OFFSET does not exist in {} (it came in Linux 5.16); use `write` instead",
+                self.kernel.backend()
+            ))
+        })?;
+        let value = self.kernel.read_l1_tsc(v, now.tsc);
+        Ok(self.write_event(ctx, v, value, Origin::Offset, now, o))
+    }
+
+    fn set_tsc_khz(&mut self, ctx: &StepCtx, vcpu: u32, khz: u32) -> Result<KhzEvent, StepError> {
+        let v = self.vcpu(vcpu)?;
+        let (now, _) = self.at(ctx);
+        self.kernel.set_tsc_khz(v, khz);
+        Ok(KhzEvent {
+            backend: self.kernel.backend(),
+            step: ctx.step,
+            line: ctx.line,
+            t_ns: self.t_ns(now),
+            vcpu,
+            virtual_tsc_khz: khz,
+        })
+    }
+
+    fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError> {
+        let (now, _) = self.at(ctx);
+        let master_clock = self.kernel.set_clock(now);
+        Ok(ClockEvent {
+            backend: self.kernel.backend(),
+            step: ctx.step,
+            line: ctx.line,
+            t_ns: self.t_ns(now),
+            master_clock,
+            vcpus_matched: self.kernel.vcpus_matched(),
+        })
+    }
+
+    fn wait(&mut self, _ctx: &StepCtx, d: Duration) -> Result<(), StepError> {
+        if self.timing == Timing::Virtual {
+            let khz = self.kernel.host().tsc_khz;
+            self.now.ns = self.now.ns.saturating_add(d.ns);
+            self.now.tsc = nsec_to_cycles(khz, self.now.ns);
+        }
+        Ok(())
+    }
+
+    fn run_vcpu(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        implicit: bool,
+    ) -> Result<RunEvent, StepError> {
+        let v = self.vcpu(vcpu)?;
+        let (now, _) = self.at(ctx);
+        let o = self.kernel.run(v, now);
+        Ok(RunEvent {
+            backend: self.kernel.backend(),
+            step: ctx.step,
+            line: ctx.line,
+            t_ns: self.t_ns(now),
+            vcpu,
+            masterclock_updated: o.masterclock_updated,
+            clock_updated: o.clock_updated,
+            master_clock: self.kernel.use_master_clock(),
+            pvclock_stable: o.pvclock_stable,
+            implicit,
+        })
+    }
+
+    fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary {
+        let k = &self.kernel;
+        let n = k.online_vcpus() as usize;
+        let pvclock_stable: Vec<bool> = (0..n).map(|v| k.pvclock_stable(v)).collect();
+        let (now, _) = self.at(ctx);
+        Summary {
+            backend: k.backend(),
+            online: k.online_vcpus(),
+            nr_matched: k.nr_vcpus_matched_tsc(),
+            vcpus_matched: k.vcpus_matched(),
+            master_clock: k.use_master_clock(),
+            kvmclock_stable: n > 0 && pvclock_stable.iter().all(|&b| b),
+            pvclock_stable,
+            this_tsc_generation: (0..n).map(|v| k.this_tsc_generation(v)).collect(),
+            cur_tsc_generation: k.cur_tsc_generation(),
+            writes: ctx.write.saturating_sub(1),
+            implicit_run,
+            t_ns: self.t_ns(now),
+        }
+    }
+}

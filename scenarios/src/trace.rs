@@ -1,0 +1,347 @@
+//! One trace for every backend.
+//!
+//! The kernel models and the real-KVM runner emit the same events, so the CLI,
+//! the server, the notebook and the book draw them the same way. As JSON each
+//! event is one object with `"event"` = `"write"`, `"run"`, `"clock"`,
+//! `"khz"` or `"summary"`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A backend a scenario can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BackendId {
+    /// `kvm_write_tsc` before the fix (Linux 3.14).
+    #[serde(rename = "linux-3.14")]
+    Linux314,
+    /// The fix 0d3da0d26e3c with u64 generations (Linux 3.17).
+    #[serde(rename = "linux-3.17")]
+    Linux317,
+    /// The fix with the old u8 generation counters: a what-if kernel.
+    #[serde(rename = "linux-3.17-u8")]
+    Linux317U8,
+    /// Today's `kvm_synchronize_tsc` (Linux 6.18).
+    #[serde(rename = "linux-6.18")]
+    Linux618,
+    /// The real KVM of this machine.
+    #[serde(rename = "kvm")]
+    Kvm,
+}
+
+impl BackendId {
+    /// The four kernel models, oldest first.
+    pub const MODELS: [BackendId; 4] = [
+        BackendId::Linux314,
+        BackendId::Linux317,
+        BackendId::Linux317U8,
+        BackendId::Linux618,
+    ];
+    pub const ALL: [BackendId; 5] = [
+        BackendId::Linux314,
+        BackendId::Linux317,
+        BackendId::Linux317U8,
+        BackendId::Linux618,
+        BackendId::Kvm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendId::Linux314 => "linux-3.14",
+            BackendId::Linux317 => "linux-3.17",
+            BackendId::Linux317U8 => "linux-3.17-u8",
+            BackendId::Linux618 => "linux-6.18",
+            BackendId::Kvm => "kvm",
+        }
+    }
+
+    /// One line on what the backend is.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BackendId::Linux314 => "kvm_write_tsc() of Linux 3.14: every matched write counts",
+            BackendId::Linux317 => {
+                "kvm_write_tsc() of Linux 3.17, with 0d3da0d26e3c: a vCPU counts once per generation"
+            }
+            BackendId::Linux317U8 => {
+                "Linux 3.17's fix with the old u8 generation counters (what-if: why the widening matters)"
+            }
+            BackendId::Linux618 => {
+                "kvm_synchronize_tsc() of Linux 6.18: zero writes always sync, user_set_tsc, lazy master clock"
+            }
+            BackendId::Kvm => "the real KVM of this machine, read through its tracepoints",
+        }
+    }
+
+    pub fn is_model(self) -> bool {
+        self != BackendId::Kvm
+    }
+}
+
+impl fmt::Display for BackendId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        BackendId::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown backend `{s}`; expected one of {}",
+                    BackendId::ALL.map(|b| b.name()).join(", ")
+                )
+            })
+    }
+}
+
+/// Where a TSC write came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The kernel's own write of 0 in `kvm_arch_vcpu_postcreate`.
+    Create,
+    /// A host-initiated MSR_IA32_TSC write (KVM_SET_MSRS).
+    Write,
+    /// The guest's own WRMSR IA32_TSC.
+    Guest,
+    /// KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET).
+    Offset,
+}
+
+/// Which rule decided whether a write was an attempt to synchronise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncRule {
+    /// Linux 3.x: |usdiff| < 1 s, with usdiff = (data − last_tsc_write) in µs − µs elapsed.
+    Window,
+    /// `virtual_tsc_khz` is 0: matching disabled.
+    NoKhz,
+    /// Linux ≥ 6.7: a write of 0 (or a vCPU creation) always synchronises.
+    Zero,
+    /// Linux ≥ 6.7: the first non-zero userspace write is never a sync attempt (`user_set_tsc` unset).
+    FirstUserWrite,
+    /// KVM_VCPU_TSC_OFFSET: matches only when the offset equals `last_tsc_offset`.
+    OffsetAttr,
+    /// Linux ≥ 5.10: a guest WRMSR adjusts the offset and never synchronises.
+    GuestWrite,
+}
+
+/// Why a write matched the current generation or started a new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub rule: SyncRule,
+    /// The write was taken as an attempt to synchronise (before the kHz check).
+    pub synchronizing: bool,
+    /// `vcpu->arch.virtual_tsc_khz == kvm->arch.last_tsc_khz`.
+    pub khz_match: bool,
+    /// The distance that the 1 s window judged, in µs, where a window applied.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub distance_us: Option<i64>,
+    /// Unstable host TSC: the elapsed time was added to the written value.
+    #[serde(default)]
+    pub compensated: bool,
+}
+
+/// What a write did to `nr_vcpus_matched_tsc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Count {
+    /// Not matched: a new generation, the counter goes back to 0.
+    Reset,
+    /// Matched, and the vCPU was not yet in the generation: +1.
+    Counted,
+    /// Matched, but the vCPU was already in the generation: +1 anyway (Linux 3.14, the bug).
+    CountedAgain,
+    /// Matched, and already in the generation: not counted (the fix, 0d3da0d26e3c).
+    AlreadyCounted,
+    /// The write took no part in matching.
+    Untouched,
+}
+
+/// One TSC write (or offset set), and the VM state right after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteEvent {
+    pub backend: BackendId,
+    /// 0-based index of the step in the expanded scenario.
+    pub step: u32,
+    /// The scenario line that caused it.
+    pub line: u32,
+    /// 1-based number of this write among all TSC writes of the run.
+    pub write: u32,
+    /// Host nanoseconds since the VM was created.
+    pub t_ns: u64,
+    pub vcpu: u32,
+    pub origin: Origin,
+    /// The TSC value written (`data`), as userspace passed it.
+    pub value: u64,
+    pub matched: bool,
+    pub new_generation: bool,
+    pub cur_tsc_generation: u64,
+    pub this_tsc_generation: u64,
+    /// `nr_vcpus_matched_tsc` after the write.
+    pub nr_matched: u32,
+    /// `online_vcpus`.
+    pub online: u32,
+    /// `nr_vcpus_matched_tsc + 1 == online_vcpus`.
+    pub vcpus_matched: bool,
+    /// The vCPU's TSC offset after the write (`l1_tsc_offset`), signed.
+    pub offset: i64,
+    /// The stored `use_master_clock` (what `kvm_track_tsc` prints as masterclock).
+    pub master_clock: bool,
+    /// `kvm_track_tsc_matching` raised KVM_REQ_MASTERCLOCK_UPDATE on this vCPU.
+    pub masterclock_update_requested: bool,
+    pub decision: Decision,
+    pub count: Count,
+}
+
+/// One KVM_RUN of one vCPU up to its `hlt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEvent {
+    pub backend: BackendId,
+    pub step: u32,
+    pub line: u32,
+    pub t_ns: u64,
+    pub vcpu: u32,
+    /// This run handled KVM_REQ_MASTERCLOCK_UPDATE and recomputed the master clock.
+    pub masterclock_updated: bool,
+    /// This run handled KVM_REQ_CLOCK_UPDATE and rewrote the vCPU's pvclock page.
+    pub clock_updated: bool,
+    /// `use_master_clock` after the run.
+    pub master_clock: bool,
+    /// PVCLOCK_TSC_STABLE_BIT in this vCPU's pvclock page after the run.
+    pub pvclock_stable: bool,
+    /// Part of the implicit `run *` added at the end.
+    #[serde(default)]
+    pub implicit: bool,
+}
+
+/// KVM_SET_CLOCK: the master clock recomputed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockEvent {
+    pub backend: BackendId,
+    pub step: u32,
+    pub line: u32,
+    pub t_ns: u64,
+    pub master_clock: bool,
+    pub vcpus_matched: bool,
+}
+
+/// KVM_SET_TSC_KHZ on one vCPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KhzEvent {
+    pub backend: BackendId,
+    pub step: u32,
+    pub line: u32,
+    pub t_ns: u64,
+    pub vcpu: u32,
+    pub virtual_tsc_khz: u32,
+}
+
+/// The state at the end of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub backend: BackendId,
+    pub online: u32,
+    pub nr_matched: u32,
+    pub vcpus_matched: bool,
+    pub master_clock: bool,
+    /// Every vCPU's pvclock page has PVCLOCK_TSC_STABLE_BIT.
+    pub kvmclock_stable: bool,
+    pub pvclock_stable: Vec<bool>,
+    pub this_tsc_generation: Vec<u64>,
+    pub cur_tsc_generation: u64,
+    /// How many TSC writes the run made (vCPU creations included).
+    pub writes: u32,
+    /// The scenario did not end with `run *`, so one was added before this summary.
+    pub implicit_run: bool,
+    /// Host nanoseconds since the VM was created.
+    pub t_ns: u64,
+}
+
+/// Any event of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Write(WriteEvent),
+    Run(RunEvent),
+    Clock(ClockEvent),
+    Khz(KhzEvent),
+    Summary(Summary),
+}
+
+impl Decision {
+    /// The kernel's reasoning at this write, in one line:
+    /// "within the 1 s window (|Δ| = 12 µs) → already in generation 3 → not counted".
+    pub fn explain(&self, ev: &WriteEvent) -> String {
+        let mut parts: Vec<String> = Vec::with_capacity(3);
+        match self.rule {
+            SyncRule::Window => {
+                let d = self.distance_us.unwrap_or(0);
+                let win = if self.synchronizing {
+                    "within"
+                } else {
+                    "outside"
+                };
+                parts.push(format!("{win} the 1 s window (|Δ| = {})", fmt_us(d)));
+            }
+            SyncRule::NoKhz => parts.push("virtual_tsc_khz is 0: matching disabled".into()),
+            SyncRule::Zero => parts.push("a write of 0 always synchronises".into()),
+            SyncRule::FirstUserWrite => {
+                parts.push("first userspace write (user_set_tsc unset): not a sync attempt".into())
+            }
+            SyncRule::OffsetAttr => parts.push(if self.synchronizing {
+                "offset equals last_tsc_offset".into()
+            } else {
+                "offset differs from last_tsc_offset".into()
+            }),
+            SyncRule::GuestWrite => {
+                parts.push("guest WRMSR: offset adjusted, no synchronisation (since 5.10)".into())
+            }
+        }
+        if self.synchronizing && !self.khz_match {
+            parts.push("virtual_tsc_khz ≠ last_tsc_khz".into());
+        }
+        if self.compensated {
+            parts.push("unstable host TSC: elapsed time added".into());
+        }
+        let g = ev.cur_tsc_generation;
+        parts.push(match ev.count {
+            Count::Reset => format!("new generation {g}, nr_vcpus_matched_tsc = 0"),
+            Count::Counted => format!("joins generation {g} → counted"),
+            Count::CountedAgain => {
+                format!("already in generation {g} → counted again (the 2014 bug)")
+            }
+            Count::AlreadyCounted => format!("already in generation {g} → not counted"),
+            Count::Untouched => "matching state untouched".into(),
+        });
+        parts.join(" → ")
+    }
+}
+
+fn fmt_us(us: i64) -> String {
+    let a = us.unsigned_abs();
+    if a >= 1_000_000 {
+        format!("{:.3} s", a as f64 / 1e6)
+    } else if a >= 1_000 {
+        format!("{:.3} ms", a as f64 / 1e3)
+    } else {
+        format!("{a} µs")
+    }
+}
+
+impl Event {
+    pub fn backend(&self) -> BackendId {
+        match self {
+            Event::Write(e) => e.backend,
+            Event::Run(e) => e.backend,
+            Event::Clock(e) => e.backend,
+            Event::Khz(e) => e.backend,
+            Event::Summary(e) => e.backend,
+        }
+    }
+}
