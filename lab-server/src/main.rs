@@ -21,7 +21,11 @@ use scenarios::exec::ExpectOutcome;
 use scenarios::{BackendId, Errors, Event, Scenario};
 
 #[derive(Parser, Debug)]
-#[command(name = "lab-server", version, about = "TSC Lab: see how KVM keeps guest clocks in sync")]
+#[command(
+    name = "lab-server",
+    version,
+    about = "TSC Lab: see how KVM keeps guest clocks in sync"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,6 +61,15 @@ enum Command {
         /// One JSON object per scenario, with its text.
         #[arg(long)]
         json: bool,
+    },
+    /// Rewrite scenario files in canonical form (indentation, spacing, `_` in big numbers).
+    Fmt {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Change nothing; exit 1 if a file is not in canonical form.
+        #[arg(long)]
+        check: bool,
     },
     /// Print a library scenario's text (to copy and change it).
     Show {
@@ -102,6 +115,7 @@ fn main() -> ExitCode {
         } => run(&mut out, &scenario, backend, compare, json),
         Command::Check { scenarios, json } => check(&mut out, &scenarios, json),
         Command::List { json } => list(&mut out, json),
+        Command::Fmt { files, check } => fmt(&mut out, &files, check),
         Command::Show { name } => show(&mut out, &name),
     };
     let flushed = out.flush();
@@ -137,7 +151,8 @@ fn load(arg: &str) -> Result<Loaded, Fail> {
     }
     let path = Path::new(arg);
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|e| Fail::Input(format!("{arg}: cannot read: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Fail::Input(format!("{arg}: cannot read: {e}")))?;
         return Ok(Loaded {
             label: arg.to_string(),
             text,
@@ -158,7 +173,13 @@ fn parse(loaded: &Loaded) -> Result<Scenario, Fail> {
     scenarios::parse(&loaded.text).map_err(|e: Errors| Fail::Input(e.render(&loaded.label)))
 }
 
-fn run(out: &mut impl Write, arg: &str, backend: BackendId, compare: bool, json: bool) -> Result<(), Fail> {
+fn run(
+    out: &mut impl Write,
+    arg: &str,
+    backend: BackendId,
+    compare: bool,
+    json: bool,
+) -> Result<(), Fail> {
     let loaded = load(arg)?;
     let scenario = parse(&loaded)?;
     if compare {
@@ -190,8 +211,9 @@ fn run(out: &mut impl Write, arg: &str, backend: BackendId, compare: bool, json:
             BackendId::MODELS.map(|b| b.name()).join(", ")
         )));
     }
-    let mut backend_impl = scenarios::models::model(backend, scenario.host(), scenarios::Timing::Virtual)
-        .expect("a model backend");
+    let mut backend_impl =
+        scenarios::models::model(backend, scenario.host(), scenarios::Timing::Virtual)
+            .expect("a model backend");
     let mut io_err: Option<io::Error> = None;
     let mut table = render::Table::new(&scenario, backend);
     if !json {
@@ -260,7 +282,11 @@ fn check(out: &mut impl Write, args: &[String], json: bool) -> Result<(), Fail> 
                     Some(false) => "FAILED",
                     None => "skipped",
                 };
-                write!(out, "{}:{}: {status:7} [{}] {}", loaded.label, o.line, o.backend, o.expect)?;
+                write!(
+                    out,
+                    "{}:{}: {status:7} [{}] {}",
+                    loaded.label, o.line, o.backend, o.expect
+                )?;
                 if o.passed != Some(true) && !o.note.is_empty() {
                     write!(out, " — {}", o.note)?;
                 }
@@ -288,7 +314,9 @@ fn check_json(label: &str, o: &ExpectOutcome) -> String {
 
 fn list(out: &mut impl Write, json: bool) -> Result<(), Fail> {
     for entry in scenarios::library::LIBRARY {
-        let s = entry.scenario().map_err(|e| Fail::Input(e.render(entry.name)))?;
+        let s = entry
+            .scenario()
+            .map_err(|e| Fail::Input(e.render(entry.name)))?;
         if json {
             let v = serde_json::json!({
                 "name": entry.name,
@@ -305,9 +333,37 @@ fn list(out: &mut impl Write, json: bool) -> Result<(), Fail> {
     Ok(())
 }
 
+fn fmt(out: &mut impl Write, files: &[String], check: bool) -> Result<(), Fail> {
+    let mut unformatted = false;
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| Fail::Input(format!("{file}: cannot read: {e}")))?;
+        let loaded = Loaded {
+            label: file.clone(),
+            text,
+        };
+        let canonical = parse(&loaded)?.to_string();
+        if canonical == loaded.text {
+            continue;
+        }
+        if check {
+            writeln!(out, "{file}: not in canonical form (run `lab-server fmt {file}`)")?;
+            unformatted = true;
+        } else {
+            std::fs::write(file, canonical).map_err(|e| Fail::Input(format!("{file}: cannot write: {e}")))?;
+            writeln!(out, "{file}: formatted")?;
+        }
+    }
+    if unformatted {
+        return Err(Fail::Expect);
+    }
+    Ok(())
+}
+
 fn show(out: &mut impl Write, name: &str) -> Result<(), Fail> {
     let entry = scenarios::library::get(name).ok_or_else(|| {
-        Fail::Input(format!("{name}: no library scenario of that name (see `lab-server list`)"))
+        Fail::Input(format!(
+            "{name}: no library scenario of that name (see `lab-server list`)"
+        ))
     })?;
     out.write_all(entry.text.as_bytes())?;
     Ok(())

@@ -97,7 +97,11 @@ fn run_line(out: &mut impl Write, r: &RunEvent) -> io::Result<()> {
         out,
         "{:>5} {:>4} {:>4}  run{}   {} · stable bit {}",
         "",
-        if r.implicit { "-".to_string() } else { r.line.to_string() },
+        if r.implicit {
+            "-".to_string()
+        } else {
+            r.line.to_string()
+        },
         r.vcpu,
         if r.implicit { "*" } else { " " },
         what.join(", "),
@@ -129,7 +133,11 @@ fn verdict(s: &Summary) -> String {
     let stable = s.pvclock_stable.iter().filter(|&&b| b).count();
     format!(
         "{} (stable bit on {stable} of {} vCPUs)",
-        if s.kvmclock_stable { "STABLE" } else { "UNSTABLE" },
+        if s.kvmclock_stable {
+            "STABLE"
+        } else {
+            "UNSTABLE"
+        },
         s.online
     )
 }
@@ -162,7 +170,10 @@ pub(crate) fn compare(
 ) -> io::Result<()> {
     let title = scenario.title().unwrap_or("(untitled scenario)");
     writeln!(out, "{title} — every model")?;
-    writeln!(out, "cell: nr_vcpus_matched_tsc/online_vcpus, then what the write did:")?;
+    writeln!(
+        out,
+        "cell: nr_vcpus_matched_tsc/online_vcpus, then what the write did:"
+    )?;
     writeln!(
         out,
         "  new = new generation · +1 = counted · +1! = counted again (the 2014 bug) · = = already counted · ✔ = vcpus_matched"
@@ -181,7 +192,11 @@ pub(crate) fn compare(
             Err(_) => Vec::new(),
         })
         .collect();
-    write!(out, "{:>5} {:>4} {:>4}  {:<6} {:>16}", "write", "line", "vcpu", "origin", "value")?;
+    write!(
+        out,
+        "{:>5} {:>4} {:>4}  {:<6} {:>16}",
+        "write", "line", "vcpu", "origin", "value"
+    )?;
     for (b, _) in runs {
         write!(out, "  {:<14}", b.name())?;
     }
@@ -237,7 +252,11 @@ pub(crate) fn compare(
                         s.online,
                         on(s.master_clock),
                         verdict(s),
-                        if s.implicit_run { " (after an implicit run *)" } else { "" }
+                        if s.implicit_run {
+                            " (after an implicit run *)"
+                        } else {
+                            ""
+                        }
                     )?;
                 }
             }

@@ -148,6 +148,32 @@ pub enum Targets {
     List(Vec<VcpuRange>),
 }
 
+/// The vCPUs of a [`Targets`], in order.
+#[derive(Clone, Debug)]
+pub struct TargetIter<'a> {
+    /// The current range, half-open (`end` may be `u32::MAX as u64 + 1`).
+    next: u64,
+    end: u64,
+    rest: &'a [VcpuRange],
+}
+
+impl Iterator for TargetIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        while self.next >= self.end {
+            let (r, rest) = self.rest.split_first()?;
+            self.next = u64::from(r.first);
+            self.end = u64::from(r.last) + 1;
+            self.rest = rest;
+        }
+        let v = self.next as u32;
+        self.next += 1;
+        Some(v)
+    }
+}
+
 /// `first-last`, inclusive; a single vCPU has `first == last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VcpuRange {
@@ -157,15 +183,19 @@ pub struct VcpuRange {
 
 impl Targets {
     /// The vCPU indices, in order, when `online` vCPUs exist.
-    pub fn iter(&self, online: u32) -> impl Iterator<Item = u32> + '_ {
-        let ranges: &[VcpuRange] = match self {
-            Targets::All => &[],
-            Targets::List(r) => r,
-        };
-        let all = matches!(self, Targets::All).then_some(0..online);
-        all.into_iter()
-            .flatten()
-            .chain(ranges.iter().flat_map(|r| r.first..=r.last))
+    pub fn iter(&self, online: u32) -> TargetIter<'_> {
+        match self {
+            Targets::All => TargetIter {
+                next: 0,
+                end: u64::from(online),
+                rest: &[],
+            },
+            Targets::List(r) => TargetIter {
+                next: 0,
+                end: 0,
+                rest: r,
+            },
+        }
     }
 
     /// How many vCPUs a statement touches when `online` vCPUs exist.
@@ -219,13 +249,6 @@ impl Delta {
         negative: false,
         amount: DeltaAmount::Cycles(0),
     };
-
-    pub fn is_zero(&self) -> bool {
-        matches!(
-            self.amount,
-            DeltaAmount::Cycles(0) | DeltaAmount::Time(Duration { ns: 0 })
-        )
-    }
 }
 
 /// The offset of a `set-offset`: a literal (may be negative) or `offset@K[±N]`,

@@ -749,7 +749,7 @@ impl fmt::Display for StmtHead<'_> {
             StmtKind::Story { text } => write!(f, "story {text}"),
             StmtKind::Source { text } => write!(f, "source {text}"),
             StmtKind::Set { setting } => match setting {
-                Setting::TscKhz(k) => write!(f, "set tsc_khz {k}"),
+                Setting::TscKhz(k) => write!(f, "set tsc_khz {}", Grouped(u64::from(*k))),
                 Setting::Clocksource(c) => write!(f, "set clocksource {}", c.name()),
                 Setting::HostTsc(HostTsc::Stable) => f.write_str("set host_tsc stable"),
                 Setting::HostTsc(HostTsc::Unstable) => f.write_str("set host_tsc unstable"),
@@ -758,7 +758,9 @@ impl fmt::Display for StmtHead<'_> {
             StmtKind::Create { count } => write!(f, "create {count}"),
             StmtKind::Write { targets, value } => write!(f, "write {targets} {value}"),
             StmtKind::GuestWrite { targets, value } => write!(f, "guest-write {targets} {value}"),
-            StmtKind::TscKhz { targets, khz } => write!(f, "tsc-khz {targets} {khz}"),
+            StmtKind::TscKhz { targets, khz } => {
+                write!(f, "tsc-khz {targets} {}", Grouped(u64::from(*khz)))
+            }
             StmtKind::SetOffset { targets, offset } => write!(f, "set-offset {targets} {offset}"),
             StmtKind::SetClock => f.write_str("set-clock"),
             StmtKind::Wait { duration } => write!(f, "wait {duration}"),
@@ -767,6 +769,30 @@ impl fmt::Display for StmtHead<'_> {
             StmtKind::Expect { expect } => write!(f, "{expect}"),
         }
     }
+}
+
+/// A number as scenarios write big ones: `_` between groups of three digits
+/// from 100 000 up (`5_000_000_000_000`), plain below.
+struct Grouped(u64);
+
+impl fmt::Display for Grouped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.to_string();
+        if self.0 < 100_000 {
+            return f.write_str(&digits);
+        }
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                f.write_char('_')?;
+            }
+            f.write_char(c)?;
+        }
+        Ok(())
+    }
+}
+
+fn sign(v: i64) -> &'static str {
+    if v < 0 { "-" } else { "" }
 }
 
 impl fmt::Display for Targets {
@@ -805,16 +831,16 @@ impl fmt::Display for Duration {
 impl fmt::Display for TscValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TscValue::Literal(v) => write!(f, "{v}"),
+            TscValue::Literal(v) => write!(f, "{}", Grouped(*v)),
             TscValue::Now { of, delta } => {
                 f.write_str("now")?;
                 if let Some(k) = of {
                     write!(f, "@{k}")?;
                 }
-                if !delta.is_zero() {
+                if *delta != Delta::ZERO {
                     f.write_str(if delta.negative { "-" } else { "+" })?;
                     match delta.amount {
-                        DeltaAmount::Cycles(c) => write!(f, "{c}")?,
+                        DeltaAmount::Cycles(c) => write!(f, "{}", Grouped(c))?,
                         DeltaAmount::Time(d) => write!(f, "{d}")?,
                     }
                 }
@@ -827,9 +853,12 @@ impl fmt::Display for TscValue {
 impl fmt::Display for OffsetValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            OffsetValue::Literal(v) => write!(f, "{v}"),
+            OffsetValue::Literal(v) => write!(f, "{}{}", sign(v), Grouped(v.unsigned_abs())),
             OffsetValue::Of { vcpu, delta: 0 } => write!(f, "offset@{vcpu}"),
-            OffsetValue::Of { vcpu, delta } => write!(f, "offset@{vcpu}{delta:+}"),
+            OffsetValue::Of { vcpu, delta } => {
+                let plus = if delta >= 0 { "+" } else { "-" };
+                write!(f, "offset@{vcpu}{plus}{}", Grouped(delta.unsigned_abs()))
+            }
         }
     }
 }

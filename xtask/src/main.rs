@@ -1,1 +1,201 @@
-fn main() {}
+//! Developer tasks for TSC Lab. The README's two commands live here:
+//!
+//! - `cargo xtask test` — set up what a fresh machine lacks, then check
+//!   formatting, lint, build `scenarios` for wasm32, and run every test.
+//! - `cargo xtask lab` — build and start the lab.
+//!
+//! Also `cargo xtask bench` (model throughput) and `cargo xtask fuzz [--runs N]`
+//! (the parser fuzz target; needs the nightly toolchain).
+//!
+//! Every step echoes the command it runs and stops at the first failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let result = match task {
+        "test" => test(),
+        "lab" => lab(),
+        "bench" => bench(),
+        "fuzz" => fuzz(&args[1..]),
+        "help" | "-h" | "--help" => {
+            print_help();
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`; try `cargo xtask help`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_help() {
+    println!(
+        "cargo xtask <task>\n\n\
+         test   set up, then fmt check, clippy -D warnings, wasm32 build, every test\n\
+         lab    build and start the lab\n\
+         bench  model throughput (criterion)\n\
+         fuzz   fuzz the scenario parser: cargo xtask fuzz [--runs N] (nightly)"
+    );
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Runs a command in the workspace root, echoing it; fails on a non-zero exit.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    println!("\n$ {program} {}", args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    if status.success() {
+        println!("  ({:.1} s)", started.elapsed().as_secs_f64());
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn output(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// What a fresh machine lacks: the wasm32 target, rustfmt and clippy.
+fn setup() -> Result<(), String> {
+    let installed = output("rustup", &["target", "list", "--installed"])
+        .map_err(|e| format!("rustup is needed to add the {WASM_TARGET} target: {e}"))?;
+    if !installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        run("rustup", &["target", "add", WASM_TARGET])?;
+    }
+    let components = output("rustup", &["component", "list", "--installed"])?;
+    for c in ["rustfmt", "clippy"] {
+        if !components.lines().any(|l| l.starts_with(c)) {
+            run("rustup", &["component", "add", c])?;
+        }
+    }
+    Ok(())
+}
+
+fn test() -> Result<(), String> {
+    let started = Instant::now();
+    setup()?;
+    run("cargo", &["fmt", "--all", "--", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run(
+        "cargo",
+        &["build", "--package", "scenarios", "--target", WASM_TARGET],
+    )?;
+    // The benchmark must keep compiling and running; one quick pass, no timing.
+    run(
+        "cargo",
+        &[
+            "test",
+            "--package",
+            "scenarios",
+            "--bench",
+            "models",
+            "--",
+            "--test",
+        ],
+    )?;
+    run("cargo", &["test", "--workspace"])?;
+    println!(
+        "\nxtask test: every step passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn lab() -> Result<(), String> {
+    run("cargo", &["build", "--package", "lab-server"])?;
+    let bin = root().join("target/debug/lab-server");
+    let bin = bin.to_str().ok_or("non-UTF-8 path")?;
+    println!(
+        "\nTSC Lab — the models side by side on QEMU 2.0 booting 4 vCPUs.\n\
+         (The HTTP server and the notebook arrive with their issues; until then the lab is this CLI.)"
+    );
+    run(bin, &["run", "qemu-2.0-boot-4", "--compare"])?;
+    println!(
+        "\nNext:\n  {bin} list\n  {bin} run qemu-2.0-boot-1 --backend linux-3.14\n  {bin} run u8-generation-wrap --compare\n  {bin} check scenarios/library/*.tsc"
+    );
+    Ok(())
+}
+
+fn bench() -> Result<(), String> {
+    run(
+        "cargo",
+        &["bench", "--package", "scenarios", "--bench", "models"],
+    )
+}
+
+/// `cargo xtask fuzz [--runs N]`: installs cargo-fuzz if needed, runs the
+/// parser target on nightly, and reports how many inputs ran.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let runs = match args {
+        [] => "10000000".to_string(),
+        [flag, n] if flag == "--runs" => n.clone(),
+        _ => return Err("usage: cargo xtask fuzz [--runs N]".into()),
+    };
+    if output("cargo", &["fuzz", "--version"]).is_err() {
+        run("cargo", &["install", "cargo-fuzz", "--locked"])?;
+    }
+    let toolchains = output("rustup", &["toolchain", "list"])?;
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        run(
+            "rustup",
+            &["toolchain", "install", "nightly", "--profile", "minimal"],
+        )?;
+    }
+    let runs_arg = format!("-runs={runs}");
+    run(
+        "cargo",
+        &[
+            "+nightly",
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "scenarios/fuzz",
+            "parse",
+            "--",
+            &runs_arg,
+            "-max_len=4096",
+        ],
+    )
+}

@@ -153,8 +153,11 @@ pub fn kvm_synchronize_tsc(
             synchronizing =
                 data < tsc_exp.wrapping_add(tsc_hz) && data.wrapping_add(tsc_hz) > tsc_exp;
             rule = SyncRule::Window;
-            let cycles = i128::from(data.wrapping_sub(tsc_exp) as i64);
-            distance_us = Some((cycles * 1000 / i128::from(khz)) as i64);
+            let cycles = data.wrapping_sub(tsc_exp) as i64;
+            distance_us = Some(match cycles.checked_mul(1000) {
+                Some(c) => c / i64::from(khz),
+                None => (i128::from(cycles) * 1000 / i128::from(khz)) as i64,
+            });
         } else {
             rule = SyncRule::FirstUserWrite;
         }

@@ -77,7 +77,11 @@ pub enum Timing {
 
 /// `nsec_to_cycles()`: nanoseconds to cycles at `khz`.
 pub fn nsec_to_cycles(khz: u32, ns: u64) -> u64 {
-    (u128::from(ns) * u128::from(khz) / 1_000_000) as u64
+    // The u64 product covers ~2 hours at 2.6 GHz; beyond that, u128.
+    match ns.checked_mul(u64::from(khz)) {
+        Some(p) => p / 1_000_000,
+        None => (u128::from(ns) * u128::from(khz) / 1_000_000) as u64,
+    }
 }
 
 /// `kvm_scale_tsc()`: the host TSC seen at a vCPU's rate (TSC scaling).
@@ -283,11 +287,9 @@ impl<K: KernelModel> ModelBackend<K> {
 
     /// The value of `now`, `now@K±D` at this instant.
     fn resolve(&self, target: usize, value: TscValue, now: HostTime) -> Result<u64, StepError> {
-        let TscValue::Now { of, delta } = value else {
-            let TscValue::Literal(v) = value else {
-                unreachable!()
-            };
-            return Ok(v);
+        let (of, delta) = match value {
+            TscValue::Literal(v) => return Ok(v),
+            TscValue::Now { of, delta } => (of, delta),
         };
         let source = match of {
             Some(k) => self.vcpu(k)?,

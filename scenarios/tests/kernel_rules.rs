@@ -1,0 +1,245 @@
+//! Single kernel rules, each pinned at its edge: the 1 s window, the zero rule,
+//! `user_set_tsc`, unstable hosts, guest writes, and replaying measured timing.
+
+use scenarios::models::{HostTime, Stamp, Timing};
+use scenarios::trace::{Count, SyncRule};
+use scenarios::{BackendId, Event, WriteEvent, parse, run_model};
+
+fn writes(text: &str, id: BackendId) -> Vec<WriteEvent> {
+    let s = parse(text).unwrap_or_else(|e| panic!("{e}"));
+    run_model(&s, id)
+        .unwrap_or_else(|e| panic!("{id}: {e}"))
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Write(w) => Some(w),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Two vCPUs get the same non-zero value `gap` apart. The second write matches
+/// iff the distance is under 1 s (3.x: |usdiff| < 1 s, in µs; 6.18: strictly
+/// inside ±1 s of cycles). Exactly 1 s is out everywhere.
+#[test]
+fn window_edges() {
+    for (gap, inside) in [
+        ("900ms", true),
+        ("999999us", true),
+        ("1s", false),
+        ("1200ms", false),
+    ] {
+        let text = format!("create 2\nwrite 0 5000000000000\nwait {gap}\nwrite 1 5000000000000\n");
+        for id in BackendId::MODELS {
+            let w = writes(&text, id);
+            assert!(
+                w[2].new_generation,
+                "{id}: the first non-zero write starts a generation"
+            );
+            assert_eq!(w[3].matched, inside, "{id} gap {gap}");
+            assert_eq!(w[3].decision.rule, SyncRule::Window, "{id}");
+        }
+    }
+}
+
+/// 3.x measures the distance in µs with C's truncating division: 1 s minus a
+/// nanosecond is 999 999 µs, inside; 6.18 compares cycles.
+#[test]
+fn window_is_measured_against_the_previous_write_extrapolated_to_now() {
+    // A value that moves with time stays in the window however long the gap.
+    let text = "create 2\nwrite 0 5000000000000\nwait 10s\nwrite 1 now@0+100ms\n";
+    for id in BackendId::MODELS {
+        let w = writes(text, id);
+        assert!(w[3].matched, "{id}");
+        let d = w[3].decision.distance_us.unwrap();
+        assert!((99_000..=101_000).contains(&d.abs()), "{id}: |Δ| = {d} µs");
+    }
+}
+
+/// Zero writes 2 s after the last write: a new generation in 3.x, still one
+/// generation in 6.18 (a write of 0 always synchronises).
+#[test]
+fn zero_rule_only_today() {
+    let text = "create 2\nwait 2s\nwrite * 0\n";
+    for id in [
+        BackendId::Linux314,
+        BackendId::Linux317,
+        BackendId::Linux317U8,
+    ] {
+        let w = writes(text, id);
+        assert!(
+            w[2].new_generation && w[2].decision.rule == SyncRule::Window,
+            "{id}"
+        );
+        assert_eq!((w[3].nr_matched, w[3].cur_tsc_generation), (1, 2), "{id}");
+    }
+    let w = writes(text, BackendId::Linux618);
+    assert_eq!(w[2].decision.rule, SyncRule::Zero);
+    assert!(w[2].matched && w[2].count == Count::AlreadyCounted);
+    assert_eq!((w[3].nr_matched, w[3].cur_tsc_generation), (1, 1));
+    assert_eq!(
+        w[2].offset, w[0].offset,
+        "the TSC is not reset: same offset as at creation"
+    );
+}
+
+/// bf328e22e472: the first non-zero userspace write is never a sync attempt,
+/// even when it equals the running TSC exactly; creations do not set the flag,
+/// any userspace write (0 included) and KVM_VCPU_TSC_OFFSET do.
+#[test]
+fn user_set_tsc() {
+    // vCPU 1's own TSC, unchanged: still a new generation today, a match in 3.x.
+    let text = "create 2\nwait 10ms\nwrite 1 now\nwrite 0 now@1\n";
+    let w = writes(text, BackendId::Linux618);
+    assert_eq!(w[2].decision.rule, SyncRule::FirstUserWrite);
+    assert!(w[2].new_generation);
+    assert_eq!(
+        w[3].decision.rule,
+        SyncRule::Window,
+        "now user_set_tsc is set"
+    );
+    assert!(w[3].matched);
+    assert!(writes(text, BackendId::Linux317)[2].matched);
+    // A userspace write of 0 sets the flag too.
+    let w = writes(
+        "create 2\nwrite 0 0\nwait 10ms\nwrite 1 now\n",
+        BackendId::Linux618,
+    );
+    assert_eq!(w[3].decision.rule, SyncRule::Window);
+    // So does the offset attribute.
+    let w = writes(
+        "create 2\nset-offset 0 offset@0\nwait 10ms\nwrite 1 now@0\n",
+        BackendId::Linux618,
+    );
+    assert!(w[2].matched, "the same offset as the last write matches");
+    assert_eq!(w[3].decision.rule, SyncRule::Window);
+    assert!(w[3].matched);
+}
+
+/// Since Linux 5.10 a guest WRMSR only moves the offset; before, it went
+/// through kvm_write_tsc like a host write.
+#[test]
+fn guest_writes() {
+    let text = "create 2\nrun *\nguest-write 1 100000000000\n";
+    let w = writes(text, BackendId::Linux618);
+    assert_eq!(
+        (w[2].count, w[2].decision.rule),
+        (Count::Untouched, SyncRule::GuestWrite)
+    );
+    assert_eq!((w[2].nr_matched, w[2].cur_tsc_generation), (1, 1));
+    assert_ne!(w[2].offset, w[0].offset, "the offset moved");
+    let w = writes(text, BackendId::Linux317);
+    assert!(w[2].new_generation && w[2].nr_matched == 0);
+}
+
+/// An unstable host TSC: a matched write is compensated by the elapsed time
+/// instead of reusing the generation's offset.
+#[test]
+fn unstable_host_compensates() {
+    let text = "set host_tsc unstable\ncreate 2\nwait 10ms\nwrite 1 0\n";
+    for id in BackendId::MODELS {
+        let w = writes(text, id);
+        // Compensated: data += elapsed cycles, then a fresh offset — on this
+        // exact virtual clock it lands on the generation's offset anyway.
+        assert!(w[2].matched && w[2].decision.compensated, "{id}");
+        assert_eq!(w[2].offset, w[0].offset, "{id}");
+        let stable = writes("create 2\nwait 10ms\nwrite 1 0\n", id);
+        assert!(
+            !stable[2].decision.compensated && stable[2].offset == stable[0].offset,
+            "{id}"
+        );
+    }
+}
+
+/// The u8 wrap in isolation: 256 generations later, a stale vCPU looks "already matched".
+#[test]
+fn u8_generation_wraps_after_256() {
+    let text = "create 2\nrepeat 128\n  write 1 1000000000000\n  write 1 2000000000000\nend\nwrite 0 now@1\n";
+    let u8w = writes(text, BackendId::Linux317U8);
+    let u64w = writes(text, BackendId::Linux317);
+    let last = 2 + 256;
+    assert_eq!(u8w[last - 1].cur_tsc_generation, 1, "1 + 256 wraps to 1");
+    assert_eq!(u64w[last - 1].cur_tsc_generation, 257);
+    assert_eq!(
+        (u8w[last].count, u8w[last].nr_matched),
+        (Count::AlreadyCounted, 0)
+    );
+    assert_eq!(
+        (u64w[last].count, u64w[last].nr_matched),
+        (Count::Counted, 1)
+    );
+}
+
+/// A model driven by a timing trace: replaying the virtual run's own times gives
+/// the same events; stretching one gap past 1 s changes the outcome.
+#[test]
+fn replay_follows_the_measured_time() {
+    let s = parse("create 2\nwrite * 0\nwait 20ms\nwrite * 0\nrun *\n").unwrap();
+    let host = s.host();
+    let virt = run_model(&s, BackendId::Linux317).unwrap();
+    let start = HostTime {
+        ns: host.uptime_ns,
+        tsc: scenarios::models::nsec_to_cycles(host.tsc_khz, host.uptime_ns),
+    };
+    // One stamp per step: creations, writes, the wait, runs.
+    let step_times: Vec<u64> = vec![
+        0, 0, 0, 0, 0, 20_000_000, 20_000_000, 20_000_000, 20_000_000,
+    ];
+    let stamps = |times: &[u64]| -> Vec<Stamp> {
+        times
+            .iter()
+            .map(|&t| {
+                let ns = host.uptime_ns + t;
+                Stamp {
+                    ns,
+                    tsc: scenarios::models::nsec_to_cycles(host.tsc_khz, ns),
+                    value: None,
+                }
+            })
+            .collect()
+    };
+    let replayed = scenarios::replay_model(
+        &s,
+        BackendId::Linux317,
+        host,
+        Timing::Replay {
+            start,
+            stamps: stamps(&step_times),
+        },
+    )
+    .unwrap();
+    assert_eq!(replayed, virt);
+    // The real run was slow: the second round came 1.5 s later.
+    let slow: Vec<u64> = vec![
+        0,
+        0,
+        0,
+        0,
+        0,
+        1_500_000_000,
+        1_500_000_000,
+        1_500_000_000,
+        1_500_000_000,
+    ];
+    let replayed = scenarios::replay_model(
+        &s,
+        BackendId::Linux317,
+        host,
+        Timing::Replay {
+            start,
+            stamps: stamps(&slow),
+        },
+    )
+    .unwrap();
+    let w: Vec<WriteEvent> = replayed
+        .iter()
+        .filter_map(|e| match e {
+            Event::Write(w) => Some(*w),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        w[4].new_generation,
+        "1.5 s after the previous write: outside the window"
+    );
+    assert_eq!(w[4].t_ns, 1_500_000_000);
+}

@@ -1,0 +1,241 @@
+//! The `linux-6.18` model against what this host's kernel did.
+//!
+//! Each case is a scenario run on the real KVM of the lab's host (Linux
+//! 6.18.44, kvm-pvm) with the `kvm_track_tsc` tracepoint recorded: the
+//! `offsetmatched` (= nr_vcpus_matched_tsc) sequence after each write, the
+//! master clock after one run pass, and each vCPU's pvclock stable bit. Source:
+//! the KVM runner prototype's scenario table (shared/reference/kvm-runner.md §4).
+//! The real-KVM backend re-checks these live with `lab-server conform`.
+
+use scenarios::{BackendId, Event, parse, run_model};
+
+struct Observed {
+    /// offsetmatched of each write, in order, after the scenario's prelude.
+    offsetmatched: &'static [u32],
+    master_clock: bool,
+    pvclock_stable: &'static [bool],
+}
+
+/// Runs `prelude` then `body` and compares the writes made by `body`.
+fn check(case: &str, prelude: &str, body: &str, obs: Observed) {
+    let s = parse(&format!("{prelude}{body}")).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let before = match prelude {
+        "" => 0,
+        p => scenarios::check(&parse(p).unwrap(), None).unwrap().writes as usize,
+    };
+    let events = run_model(&s, BackendId::Linux618).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let om: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Write(w) => Some(w.nr_matched),
+            _ => None,
+        })
+        .skip(before)
+        .collect();
+    assert_eq!(om, obs.offsetmatched, "{case}: offsetmatched");
+    let Some(Event::Summary(end)) = events.last() else {
+        panic!("{case}: no summary")
+    };
+    assert_eq!(end.master_clock, obs.master_clock, "{case}: master clock");
+    assert_eq!(
+        end.pvclock_stable, obs.pvclock_stable,
+        "{case}: pvclock flags"
+    );
+}
+
+const T: bool = true;
+const F: bool = false;
+
+#[test]
+fn a_qemu_like_boot_of_8() {
+    check(
+        "A: create 8",
+        "",
+        "create 8\nrun *\n",
+        Observed {
+            offsetmatched: &[0, 1, 2, 3, 4, 5, 6, 7],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+    check(
+        "A: two rounds of zeros",
+        "create 8\n",
+        "write * 0\nwrite * 0\nrun *\n",
+        Observed {
+            offsetmatched: &[7; 16],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+}
+
+const A: &str = "create 8\nwrite * 0\nwrite * 0\nrun *\n";
+
+#[test]
+fn b_skew_then_b2_zeros_rejoin_lazily() {
+    let skew = "write 0 1000000000000\nwrite 1 2000000000000\nwrite 2 3000000000000\nwrite 3 4000000000000\n\
+                write 4 5000000000000\nwrite 5 6000000000000\nwrite 6 7000000000000\nwrite 7 8000000000000\n";
+    check(
+        "B: skewed writes",
+        A,
+        &format!("{skew}run *\nrun *\n"),
+        Observed {
+            offsetmatched: &[0; 8],
+            master_clock: F,
+            pvclock_stable: &[F; 8],
+        },
+    );
+    // B2: the zeros join vCPU 7's generation; only vCPU 6's write completes the
+    // set, so the update happens when vCPU 6 runs: flags [0,0,0,0,0,0,1,1].
+    check(
+        "B2: zeros after the skew",
+        &format!("{A}{skew}run *\nrun *\n"),
+        "write * 0\nrun *\n",
+        Observed {
+            offsetmatched: &[1, 2, 3, 4, 5, 6, 7, 7],
+            master_clock: T,
+            pvclock_stable: &[F, F, F, F, F, F, T, T],
+        },
+    );
+}
+
+#[test]
+fn d_hotplug_after_sync() {
+    check(
+        "D: hotplug vCPU 8, then write 0 to it",
+        A,
+        "create 1\nwrite 8 0\nrun *\n",
+        Observed {
+            offsetmatched: &[8, 8],
+            master_clock: T,
+            pvclock_stable: &[T; 9],
+        },
+    );
+}
+
+const C: &str = "create 8\nwrite * 5000000000000\nrun *\n";
+
+#[test]
+fn c_same_nonzero_value_and_the_d2_gotcha() {
+    check(
+        "C: X to all",
+        "create 8\n",
+        "write * 5000000000000\nrun *\n",
+        Observed {
+            offsetmatched: &[0, 1, 2, 3, 4, 5, 6, 7],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+    // D2: the creation write of 0 resets last_tsc_write, so X no longer matches.
+    check(
+        "D2: hotplug after C, then X",
+        C,
+        "create 1\nwrite 8 5000000000000\nrun *\n",
+        Observed {
+            offsetmatched: &[8, 0],
+            master_clock: F,
+            pvclock_stable: &[T, T, T, T, T, T, T, T, F],
+        },
+    );
+}
+
+#[test]
+fn e_spacing_against_the_window() {
+    let spaced = |value: &str, gap: &str| -> String {
+        (0..8)
+            .map(|v| format!("wait {gap}\nwrite {v} {value}\n"))
+            .collect::<String>()
+            + "run *\nrun *\n"
+    };
+    check(
+        "E1: zeros 1.2 s apart",
+        "create 8\n",
+        &spaced("0", "1200ms"),
+        Observed {
+            offsetmatched: &[7; 8],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+    check(
+        "E2: X 1.2 s apart",
+        "create 8\n",
+        &spaced("5000000000000", "1200ms"),
+        Observed {
+            offsetmatched: &[0; 8],
+            master_clock: F,
+            pvclock_stable: &[F; 8],
+        },
+    );
+    check(
+        "E4: X 0.9 s apart",
+        "create 8\n",
+        &spaced("5000000000000", "900ms"),
+        Observed {
+            offsetmatched: &[0, 1, 2, 3, 4, 5, 6, 7],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+    // E3: a value that tracks elapsed time matches at any spacing.
+    let e3 = "wait 1200ms\nwrite 0 5000000000000\n".to_string()
+        + &(1..8)
+            .map(|v| format!("wait 1200ms\nwrite {v} now@0\n"))
+            .collect::<String>()
+        + "run *\n";
+    check(
+        "E3: X + elapsed 1.2 s apart",
+        "create 8\n",
+        &e3,
+        Observed {
+            offsetmatched: &[0, 1, 2, 3, 4, 5, 6, 7],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+}
+
+#[test]
+fn g_tsc_offset_attribute() {
+    let g = "set-offset * -1000000\nrun *\n";
+    check(
+        "G: the same offset on all",
+        "create 8\n",
+        g,
+        Observed {
+            offsetmatched: &[0, 1, 2, 3, 4, 5, 6, 7],
+            master_clock: T,
+            pvclock_stable: &[T; 8],
+        },
+    );
+    let g2 = (0..8)
+        .map(|v| format!("set-offset {v} {}\n", -1_000_000 + v))
+        .collect::<String>()
+        + "run *\nrun *\n";
+    check(
+        "G2: offsets that differ by i cycles",
+        &format!("create 8\n{g}"),
+        &g2,
+        Observed {
+            offsetmatched: &[7, 0, 0, 0, 0, 0, 0, 0],
+            master_clock: F,
+            pvclock_stable: &[F; 8],
+        },
+    );
+}
+
+#[test]
+fn i_khz_mismatch() {
+    check(
+        "I: vCPU 1 at 2x tsc_khz",
+        "create 3\n",
+        "tsc-khz 1 5_200_000\nwrite * 0\nrun *\n",
+        Observed {
+            offsetmatched: &[2, 0, 0],
+            master_clock: F,
+            pvclock_stable: &[F; 3],
+        },
+    );
+}
