@@ -336,7 +336,8 @@ fn list(out: &mut impl Write, json: bool) -> Result<(), Fail> {
 fn fmt(out: &mut impl Write, files: &[String], check: bool) -> Result<(), Fail> {
     let mut unformatted = false;
     for file in files {
-        let text = std::fs::read_to_string(file).map_err(|e| Fail::Input(format!("{file}: cannot read: {e}")))?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Fail::Input(format!("{file}: cannot read: {e}")))?;
         let loaded = Loaded {
             label: file.clone(),
             text,
@@ -346,10 +347,14 @@ fn fmt(out: &mut impl Write, files: &[String], check: bool) -> Result<(), Fail> 
             continue;
         }
         if check {
-            writeln!(out, "{file}: not in canonical form (run `lab-server fmt {file}`)")?;
+            writeln!(
+                out,
+                "{file}: not in canonical form (run `lab-server fmt {file}`)"
+            )?;
             unformatted = true;
         } else {
-            std::fs::write(file, canonical).map_err(|e| Fail::Input(format!("{file}: cannot write: {e}")))?;
+            std::fs::write(file, canonical)
+                .map_err(|e| Fail::Input(format!("{file}: cannot write: {e}")))?;
             writeln!(out, "{file}: formatted")?;
         }
     }

@@ -531,9 +531,19 @@ impl Scenario {
         })
     }
 
-    /// The host settings, defaults filled in.
+    /// The host settings, defaults filled in. A host that marked its TSC
+    /// unstable has stopped using it as clocksource (`mark_tsc_unstable`), so
+    /// `set host_tsc unstable` alone means clocksource `hpet`.
     pub fn host(&self) -> crate::models::HostConfig {
         let mut host = crate::models::HostConfig::default();
+        let clocksource_set = self.walk().any(|s| {
+            matches!(
+                s.kind,
+                StmtKind::Set {
+                    setting: Setting::Clocksource(_)
+                }
+            )
+        });
         for s in self.walk() {
             if let StmtKind::Set { setting } = &s.kind {
                 match *setting {
@@ -543,6 +553,9 @@ impl Scenario {
                     Setting::Uptime(d) => host.uptime_ns = d.ns,
                 }
             }
+        }
+        if !host.tsc_stable && !clocksource_set {
+            host.clocksource = Clocksource::Hpet;
         }
         host
     }

@@ -54,6 +54,32 @@ pub fn check(scenario: &Scenario, text: Option<&str>) -> Result<Analysis, Errors
     for (line, e) in scenario.expects() {
         c.expect(line, e, &at);
     }
+    let unstable = scenario.walk().find(|s| {
+        matches!(
+            s.kind,
+            StmtKind::Set {
+                setting: Setting::HostTsc(HostTsc::Unstable)
+            }
+        )
+    });
+    let tsc_clock = scenario.walk().find(|s| {
+        matches!(
+            s.kind,
+            StmtKind::Set {
+                setting: Setting::Clocksource(Clocksource::Tsc)
+            }
+        )
+    });
+    if let (Some(u), Some(t)) = (unstable, tsc_clock) {
+        c.err(
+            t.line.max(u.line),
+            2,
+            format!(
+                "a host that marked its TSC unstable (line {}) no longer uses it as clocksource: choose hpet, acpi_pm or kvm-clock",
+                u.line
+            ),
+        );
+    }
     if c.errors.is_empty() {
         Ok(at)
     } else {

@@ -238,10 +238,8 @@ fn parse_line(raw: &str, line: u32) -> Result<Line, Error> {
         "tsc-khz" => {
             want(2, "tsc-khz TARGETS KHZ")?;
             let targets = parse_targets(args[0].text).map_err(|m| at(&args[0], m))?;
+            // 0 asks for the host's rate, as KVM_SET_TSC_KHZ does.
             let khz = parse_u32(args[1].text).map_err(|m| at(&args[1], m))?;
-            if khz == 0 {
-                return Err(at(&args[1], "a TSC frequency of 0 kHz is not valid".into()));
-            }
             StmtKind::TscKhz { targets, khz }
         }
         "set-offset" => {
@@ -305,9 +303,16 @@ fn parse_line(raw: &str, line: u32) -> Result<Line, Error> {
 }
 
 fn suggest(word: &str) -> Option<&'static str> {
+    // Only a near miss of a keyword gets a suggestion; long words are not typos.
+    if word.chars().count() > 14 {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
+    let len = lower.chars().count();
     KEYWORDS
         .split(", ")
+        // The distance is at least the difference in length.
+        .filter(|k| k.len().abs_diff(len) <= 2)
         .map(|k| (k, edit_distance(&lower, k)))
         .filter(|&(_, d)| d <= 2)
         .min_by_key(|&(_, d)| d)

@@ -237,10 +237,22 @@ fn meaning_errors_say_where_and_why() {
     );
     starts("# only a comment\n", "1:1:", "creates no vCPU");
     starts(
+        "set host_tsc unstable\nset clocksource tsc\ncreate 1\n",
+        "2:17:",
+        "no longer uses it as clocksource",
+    );
+    starts(
         "create 1\nrepeat 1000\n  wait 100000000s\nend\n",
         "2:1:",
         "ten years",
     );
+}
+
+#[test]
+fn an_unstable_host_tsc_is_not_the_clocksource() {
+    let host = parse("set host_tsc unstable\ncreate 1\n").unwrap().host();
+    assert!(!host.tsc_stable);
+    assert_eq!(host.clocksource, Clocksource::Hpet);
 }
 
 #[test]

@@ -14,9 +14,14 @@
 //! and guests never see PVCLOCK_TSC_STABLE_BIT — even with one vCPU.
 //!
 //! The VM state here also serves Linux 3.17 ([`super::linux_3_17`]): between
-//! the two releases only `kvm_write_tsc` and the width of the generation
-//! counters changed (plus a `backwards_tsc_observed` flag for host suspend,
-//! which this lab never sets). `G` is that width: `u8` in 3.14.
+//! the two releases the TSC-matching code changed only in `kvm_write_tsc` and
+//! the width of the generation counters (plus a `backwards_tsc_observed` flag
+//! for host suspend, which this lab never sets; other kvmclock changes of 3.15
+//! — update rate limiting, the periodic sync — do not touch matching). `G` is
+//! that width: `u8` in 3.14.
+//!
+//! Where 3.x differed by vendor, the model follows an SVM host with TSC rate
+//! control, whose offsets are scaled; Intel VMX of that era had no scaling.
 
 use super::{
     Generation, HostConfig, HostTime, KernelModel, Requests, RunOutcome, WriteOutcome,
@@ -53,6 +58,8 @@ pub struct KvmArch<G> {
 pub struct KvmVcpuArch<G> {
     pub vcpu_id: u32,
     pub virtual_tsc_khz: u32,
+    /// The rate the hardware scales this vCPU's TSC to (`scaling_khz`).
+    pub tsc_scaling_khz: u32,
     /// The TSC offset in the VMCS (`vmx_write_tsc_offset`).
     pub tsc_offset: u64,
     pub this_tsc_nsec: u64,
@@ -100,10 +107,10 @@ impl<G: Generation> Kvm<G> {
         self.host.clocksource == Clocksource::Tsc
     }
 
-    /// `kvm_x86_ops->compute_tsc_offset`: the offset that makes the guest read
-    /// `target_tsc` now.
+    /// `kvm_x86_ops->compute_tsc_offset` (SVM: `svm_compute_tsc_offset`, which
+    /// scales): the offset that makes the guest read `target_tsc` now.
     pub(crate) fn compute_tsc_offset(&self, v: usize, target_tsc: u64, now: HostTime) -> u64 {
-        let khz = self.vcpus[v].virtual_tsc_khz;
+        let khz = self.vcpus[v].tsc_scaling_khz;
         target_tsc.wrapping_sub(scale_tsc(now.tsc, khz, self.host.tsc_khz))
     }
 
@@ -121,7 +128,13 @@ impl<G: Generation> Kvm<G> {
 /// the µs elapsed since the previous write (by any vCPU): how far the new value
 /// is from the previous write extrapolated to now. The arithmetic is C's:
 /// signed, wrapping, truncating division.
-pub(crate) fn usdiff<G>(kvm: &Kvm<G>, v: usize, data: u64, elapsed: u64) -> i64 {
+///
+/// Like the kernel's `do_div(elapsed, 1000)`, this turns `elapsed` into
+/// microseconds *in place*. The unstable-TSC branch of `kvm_write_tsc` then
+/// passes those microseconds to `nsec_to_cycles()` — a unit slip of the 3.x
+/// code, kept here because it changes which later writes match (Linux 6.x
+/// computes the window without touching `elapsed`).
+pub(crate) fn usdiff<G>(kvm: &Kvm<G>, v: usize, data: u64, elapsed: &mut u64) -> i64 {
     let khz = kvm.vcpus[v].virtual_tsc_khz;
     if khz == 0 {
         return USEC_PER_SEC; // disable TSC match window below
@@ -129,8 +142,9 @@ pub(crate) fn usdiff<G>(kvm: &Kvm<G>, v: usize, data: u64, elapsed: u64) -> i64 
     // n.b. signed multiplication and division required
     let mut usdiff = data.wrapping_sub(kvm.arch.last_tsc_write) as i64;
     usdiff = usdiff.wrapping_mul(1000) / i64::from(khz);
-    // do_div(elapsed, 1000); usdiff -= elapsed;  (u64 arithmetic, stored as s64)
-    usdiff = usdiff.wrapping_sub((elapsed / 1000) as i64);
+    *elapsed /= 1000; // do_div(elapsed, 1000)
+    // usdiff -= elapsed: u64 arithmetic, stored as s64
+    usdiff = usdiff.wrapping_sub(*elapsed as i64);
     if usdiff < 0 {
         usdiff = usdiff.wrapping_neg();
     }
@@ -147,8 +161,8 @@ pub fn kvm_write_tsc<G: Generation>(
     // raw_spin_lock_irqsave(&kvm->arch.tsc_write_lock): `&mut` is the lock.
     let mut offset = kvm.compute_tsc_offset(v, data, now);
     let ns = now.ns; // get_kernel_ns()
-    let elapsed = ns.wrapping_sub(kvm.arch.last_tsc_nsec);
-    let usdiff = usdiff(kvm, v, data, elapsed);
+    let mut elapsed = ns.wrapping_sub(kvm.arch.last_tsc_nsec);
+    let usdiff = usdiff(kvm, v, data, &mut elapsed);
 
     let vcpu_khz = kvm.vcpus[v].virtual_tsc_khz;
     let synchronizing = usdiff < USEC_PER_SEC;
@@ -164,6 +178,7 @@ pub fn kvm_write_tsc<G: Generation>(
             // !check_tsc_unstable(): reuse the generation's offset exactly.
             offset = kvm.arch.cur_tsc_offset;
         } else {
+            // `elapsed` is in µs by now (see `usdiff`): the kernel's own slip.
             let delta = nsec_to_cycles(vcpu_khz, elapsed);
             data = data.wrapping_add(delta);
             offset = kvm.compute_tsc_offset(v, data, now);
@@ -224,8 +239,8 @@ pub fn kvm_write_tsc<G: Generation>(
     }
 }
 
-/// `kvm_track_tsc_matching(vcpu)` as in 3.14 and 3.17 (before 7f187922ddf6,
-/// Linux 3.19): ask for a master-clock update only to turn it on or off, and
+/// `kvm_track_tsc_matching(vcpu)` as in 3.14 and 3.17 (before 7f187922ddf6 of
+/// November 2014): ask for a master-clock update only to turn it on or off, and
 /// only on the vCPU that wrote. Returns whether a request was made; the
 /// `kvm_track_tsc` tracepoint prints `nr_vcpus_matched_tsc` as `offsetmatched`.
 pub fn kvm_track_tsc_matching<G: Generation>(kvm: &mut Kvm<G>, v: usize) -> bool {
@@ -306,14 +321,17 @@ impl<G: Generation> KernelModel for Kvm<G> {
     }
 
     /// `kvm_vm_ioctl_create_vcpu`: the vCPU is set up (`virtual_tsc_khz` from
-    /// `kvm_set_tsc_khz(vcpu, max_tsc_khz)`; the guest enables kvmclock, so a
-    /// clock update is pending), `online_vcpus` is incremented, and only then
-    /// `kvm_arch_vcpu_postcreate` writes MSR_IA32_TSC = 0, host-initiated.
+    /// `kvm_set_tsc_khz(vcpu, max_tsc_khz)`), `online_vcpus` is incremented,
+    /// and only then `kvm_arch_vcpu_postcreate` writes MSR_IA32_TSC = 0,
+    /// host-initiated. Its first `vcpu_load` (`vcpu->cpu == -1`) raises
+    /// KVM_REQ_GLOBAL_CLOCK_UPDATE, which at the first entry becomes a clock
+    /// update for this vCPU: modelled as KVM_REQ_CLOCK_UPDATE pending from the start.
     fn create_vcpu(&mut self, now: HostTime) -> WriteOutcome {
         let id = self.online_vcpus;
         self.vcpus.push(KvmVcpuArch {
             vcpu_id: id,
             virtual_tsc_khz: self.host.tsc_khz,
+            tsc_scaling_khz: self.host.tsc_khz,
             requests: Requests {
                 masterclock_update: false,
                 clock_update: true,
@@ -345,10 +363,16 @@ impl<G: Generation> KernelModel for Kvm<G> {
         None
     }
 
-    /// KVM_SET_TSC_KHZ → `kvm_set_tsc_khz`: the vCPU's rate changes; matching
-    /// state is untouched until its next write.
+    /// KVM_SET_TSC_KHZ → `kvm_set_tsc_khz`: the vCPU's rate changes (0 means
+    /// the host's); matching state is untouched until its next write.
+    ///
+    /// This models an SVM host with TSC rate control (TSCRATEMSR), where the
+    /// ioctl works. On Intel VMX hosts of the 3.x era `kvm_max_guest_tsc_khz`
+    /// stayed 0, so KVM_SET_TSC_KHZ failed with EINVAL and the rate never changed.
     fn set_tsc_khz(&mut self, v: usize, khz: u32) {
+        let khz = if khz == 0 { self.host.tsc_khz } else { khz };
         self.vcpus[v].virtual_tsc_khz = khz;
+        self.vcpus[v].tsc_scaling_khz = super::scaling_khz(self.host.tsc_khz, khz);
     }
 
     /// KVM_SET_CLOCK (x86.c:3845–3866) ends in `kvm_gen_update_masterclock`.
@@ -381,6 +405,9 @@ impl<G: Generation> KernelModel for Kvm<G> {
     }
     fn virtual_tsc_khz(&self, v: usize) -> u32 {
         self.vcpus[v].virtual_tsc_khz
+    }
+    fn tsc_scaling_khz(&self, v: usize) -> u32 {
+        self.vcpus[v].tsc_scaling_khz
     }
     fn pvclock_stable(&self, v: usize) -> bool {
         self.vcpus[v].pvclock_flags & PVCLOCK_TSC_STABLE_BIT != 0

@@ -34,8 +34,8 @@ pub fn kvm_write_tsc<G: Generation>(
     let vcpu_khz = kvm.vcpus[v].virtual_tsc_khz;
     let mut offset = kvm.compute_tsc_offset(v, data, now);
     let ns = now.ns;
-    let elapsed = ns.wrapping_sub(kvm.arch.last_tsc_nsec);
-    let usdiff = usdiff(kvm, v, data, elapsed);
+    let mut elapsed = ns.wrapping_sub(kvm.arch.last_tsc_nsec);
+    let usdiff = usdiff(kvm, v, data, &mut elapsed); // elapsed is now in µs, as in the kernel
 
     let synchronizing = usdiff < USEC_PER_SEC;
     let khz_match = vcpu_khz == kvm.arch.last_tsc_khz;

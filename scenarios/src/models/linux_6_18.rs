@@ -6,8 +6,9 @@
 //! `kvm_guest_time_update`, `kvm_set_msr_common(MSR_IA32_TSC)` and
 //! `kvm_arch_tsc_set_attr(KVM_VCPU_TSC_OFFSET)`. What changed since 3.17:
 //!
-//! - a write of 0 — the kernel's own at vCPU creation, or userspace's — always
-//!   synchronises, whatever the time since the last write (CPU hotplug);
+//! - a write of 0 — the kernel's own at vCPU creation, or userspace's — is
+//!   always an attempt to synchronise, whatever the time since the last write
+//!   (CPU hotplug); it matches when the vCPU's rate equals the last write's;
 //! - a non-zero userspace write is a sync attempt only once userspace has
 //!   written a TSC before (`user_set_tsc`, bf328e22e472, Linux 6.7), and then
 //!   when it lies within ±1 s of guest cycles of the last write extrapolated
@@ -62,6 +63,8 @@ pub struct KvmArch {
 pub struct KvmVcpuArch {
     pub vcpu_id: u32,
     pub virtual_tsc_khz: u32,
+    /// The rate the hardware scales this vCPU's TSC to (`scaling_khz`).
+    pub tsc_scaling_khz: u32,
     pub l1_tsc_offset: u64,
     pub this_tsc_nsec: u64,
     pub this_tsc_write: u64,
@@ -113,7 +116,7 @@ impl Kvm {
 
     /// `kvm_compute_l1_tsc_offset(vcpu, target_tsc)`.
     fn kvm_compute_l1_tsc_offset(&self, v: usize, target_tsc: u64, now: HostTime) -> u64 {
-        let khz = self.vcpus[v].virtual_tsc_khz;
+        let khz = self.vcpus[v].tsc_scaling_khz;
         target_tsc.wrapping_sub(scale_tsc(now.tsc, khz, self.host.tsc_khz))
     }
 }
@@ -334,6 +337,7 @@ impl KernelModel for Kvm {
         self.vcpus.push(KvmVcpuArch {
             vcpu_id: id,
             virtual_tsc_khz: self.host.tsc_khz,
+            tsc_scaling_khz: self.host.tsc_khz,
             requests: Requests {
                 masterclock_update: false,
                 clock_update: true,
@@ -390,7 +394,8 @@ impl KernelModel for Kvm {
         let khz_match = self.arch.last_tsc_khz == khz;
         let same = self.arch.last_tsc_offset == offset;
         let matched = khz != 0 && khz_match && same;
-        let tsc = scale_tsc(now.tsc, khz, self.host.tsc_khz).wrapping_add(offset);
+        let tsc = scale_tsc(now.tsc, self.vcpus[v].tsc_scaling_khz, self.host.tsc_khz)
+            .wrapping_add(offset);
         let ns = now.ns;
         let (count, requested) = __kvm_synchronize_tsc(self, v, offset, tsc, ns, matched, true);
         Some(WriteOutcome {
@@ -407,9 +412,13 @@ impl KernelModel for Kvm {
         })
     }
 
-    /// KVM_SET_TSC_KHZ → `kvm_set_tsc_khz`.
+    /// KVM_SET_TSC_KHZ → `kvm_set_tsc_khz` (0 means the host's rate). On a
+    /// host without TSC scaling a rate below the host's fails with EINVAL, yet
+    /// `virtual_tsc_khz` has already been stored — as here.
     fn set_tsc_khz(&mut self, v: usize, khz: u32) {
+        let khz = if khz == 0 { self.host.tsc_khz } else { khz };
         self.vcpus[v].virtual_tsc_khz = khz;
+        self.vcpus[v].tsc_scaling_khz = super::scaling_khz(self.host.tsc_khz, khz);
     }
 
     /// KVM_SET_CLOCK: `kvm_start_pvclock_update`, `pvclock_update_vm_gtod_copy`,
@@ -443,6 +452,9 @@ impl KernelModel for Kvm {
     }
     fn virtual_tsc_khz(&self, v: usize) -> u32 {
         self.vcpus[v].virtual_tsc_khz
+    }
+    fn tsc_scaling_khz(&self, v: usize) -> u32 {
+        self.vcpus[v].tsc_scaling_khz
     }
     fn pvclock_stable(&self, v: usize) -> bool {
         self.vcpus[v].pvclock_flags & PVCLOCK_TSC_STABLE_BIT != 0

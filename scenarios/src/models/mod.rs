@@ -75,7 +75,9 @@ pub enum Timing {
     Replay { start: HostTime, stamps: Vec<Stamp> },
 }
 
-/// `nsec_to_cycles()`: nanoseconds to cycles at `khz`.
+/// `nsec_to_cycles()`: nanoseconds to cycles at `khz`. Exact division, where
+/// the kernel multiplies by a precomputed mult/shift pair: the two differ by a
+/// few cycles, which matters only for a value exactly on the edge of the 1 s window.
 pub fn nsec_to_cycles(khz: u32, ns: u64) -> u64 {
     // The u64 product covers ~2 hours at 2.6 GHz; beyond that, u128.
     match ns.checked_mul(u64::from(khz)) {
@@ -84,12 +86,32 @@ pub fn nsec_to_cycles(khz: u32, ns: u64) -> u64 {
     }
 }
 
-/// `kvm_scale_tsc()`: the host TSC seen at a vCPU's rate (TSC scaling).
-pub fn scale_tsc(host_tsc: u64, virtual_tsc_khz: u32, host_khz: u32) -> u64 {
-    if virtual_tsc_khz == host_khz || host_khz == 0 {
+/// `kvm_scale_tsc()`: the host TSC seen at the rate the hardware scales a
+/// vCPU to (see [`scaling_khz`]).
+pub fn scale_tsc(host_tsc: u64, scaling_khz: u32, host_khz: u32) -> u64 {
+    if scaling_khz == host_khz || host_khz == 0 {
         host_tsc
     } else {
-        (u128::from(host_tsc) * u128::from(virtual_tsc_khz) / u128::from(host_khz)) as u64
+        (u128::from(host_tsc) * u128::from(scaling_khz) / u128::from(host_khz)) as u64
+    }
+}
+
+/// The `tsc_tolerance_ppm` module parameter's default.
+pub const TSC_TOLERANCE_PPM: u64 = 250;
+
+/// `kvm_set_tsc_khz()`: the rate the hardware is asked to scale a vCPU's TSC
+/// to. Within ±`tsc_tolerance_ppm` of the host rate "no scaling or
+/// compensation need be done", so the host rate is kept — while
+/// `virtual_tsc_khz`, which matching compares, still takes the requested value.
+pub fn scaling_khz(host_khz: u32, user_tsc_khz: u32) -> u32 {
+    let host = u64::from(host_khz);
+    let thresh_lo = host * (1_000_000 - TSC_TOLERANCE_PPM) / 1_000_000;
+    let thresh_hi = host * (1_000_000 + TSC_TOLERANCE_PPM) / 1_000_000;
+    let user = u64::from(user_tsc_khz);
+    if user < thresh_lo || user > thresh_hi {
+        user_tsc_khz
+    } else {
+        host_khz
     }
 }
 
@@ -167,7 +189,7 @@ pub trait KernelModel {
         offset: u64,
         now: HostTime,
     ) -> Option<WriteOutcome>;
-    /// KVM_SET_TSC_KHZ.
+    /// KVM_SET_TSC_KHZ (0 means the host's rate).
     fn set_tsc_khz(&mut self, vcpu: usize, khz: u32);
     /// KVM_SET_CLOCK: recompute the master clock now; returns `use_master_clock`.
     fn set_clock(&mut self, now: HostTime) -> bool;
@@ -181,6 +203,8 @@ pub trait KernelModel {
     fn this_tsc_generation(&self, vcpu: usize) -> u64;
     fn l1_tsc_offset(&self, vcpu: usize) -> u64;
     fn virtual_tsc_khz(&self, vcpu: usize) -> u32;
+    /// The rate the vCPU's TSC is scaled to (the host's unless KVM_SET_TSC_KHZ asked otherwise).
+    fn tsc_scaling_khz(&self, vcpu: usize) -> u32;
     /// PVCLOCK_TSC_STABLE_BIT in the vCPU's pvclock page.
     fn pvclock_stable(&self, vcpu: usize) -> bool;
 
@@ -190,7 +214,7 @@ pub trait KernelModel {
     }
     /// `kvm_read_l1_tsc()`: the guest TSC of a vCPU at a host TSC value.
     fn read_l1_tsc(&self, vcpu: usize, host_tsc: u64) -> u64 {
-        let khz = self.virtual_tsc_khz(vcpu);
+        let khz = self.tsc_scaling_khz(vcpu);
         scale_tsc(host_tsc, khz, self.host().tsc_khz).wrapping_add(self.l1_tsc_offset(vcpu))
     }
 }
