@@ -132,6 +132,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// Scenarios are small; anything bigger is not one.
+const MAX_SCENARIO_BYTES: u64 = 4 << 20;
+
 /// A scenario's text and the name errors are reported under.
 struct Loaded {
     label: String,
@@ -142,8 +145,14 @@ fn load(arg: &str) -> Result<Loaded, Fail> {
     if arg == "-" {
         let mut text = String::new();
         io::stdin()
+            .take(MAX_SCENARIO_BYTES + 1)
             .read_to_string(&mut text)
             .map_err(|e| Fail::Input(format!("<stdin>: cannot read: {e}")))?;
+        if text.len() as u64 > MAX_SCENARIO_BYTES {
+            return Err(Fail::Input(format!(
+                "<stdin>: more than {MAX_SCENARIO_BYTES} bytes; a scenario is at most that"
+            )));
+        }
         return Ok(Loaded {
             label: "<stdin>".into(),
             text,

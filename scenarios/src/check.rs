@@ -98,13 +98,14 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn col(&self, line: u32, token: usize) -> u32 {
-        self.lines
-            .get(line as usize - 1)
+        (line as usize)
+            .checked_sub(1)
+            .and_then(|i| self.lines.get(i))
             .map_or(1, |l| col_of_token(l, token))
     }
 
     fn err(&mut self, line: u32, token: usize, msg: impl Into<String>) {
-        let col = if line == 0 { 1 } else { self.col(line, token) };
+        let col = self.col(line, token);
         self.errors.push(Error::new(line, col, msg));
     }
 
@@ -347,7 +348,7 @@ impl Checker<'_> {
 
     fn expect(&mut self, line: u32, e: &Expect, at: &Analysis) {
         let col = |c: &Self, word: &str| -> u32 {
-            let Some(l) = c.lines.get(line as usize - 1) else {
+            let Some(l) = (line as usize).checked_sub(1).and_then(|i| c.lines.get(i)) else {
                 return 1;
             };
             let after = l.find(':').map_or(0, |i| i + 1);

@@ -210,6 +210,10 @@ pub struct RunEvent {
     /// This run handled KVM_REQ_MASTERCLOCK_UPDATE and recomputed the master clock.
     pub masterclock_updated: bool,
     /// This run handled KVM_REQ_CLOCK_UPDATE and rewrote the vCPU's pvclock page.
+    /// The models track the requests a master-clock update and KVM_SET_CLOCK
+    /// raise; real KVM raises more (KVM_REQ_GLOBAL_CLOCK_UPDATE on a vCPU's
+    /// first load or a move to another CPU, the periodic kvmclock sync), which
+    /// rewrite a page without changing its stable bit.
     pub clock_updated: bool,
     /// `use_master_clock` after the run.
     pub master_clock: bool,
@@ -290,7 +294,7 @@ impl Decision {
                 parts.push(format!("{win} the 1 s window (|Δ| = {})", fmt_us(d)));
             }
             SyncRule::NoKhz => parts.push("virtual_tsc_khz is 0: matching disabled".into()),
-            SyncRule::Zero => parts.push("a write of 0 always synchronises".into()),
+            SyncRule::Zero => parts.push("a write of 0 is always a sync attempt".into()),
             SyncRule::FirstUserWrite => {
                 parts.push("first userspace write (user_set_tsc unset): not a sync attempt".into())
             }

@@ -294,6 +294,15 @@ fn every_library_scenario_round_trips_through_text_and_json() {
 }
 
 #[test]
+fn json_without_line_numbers_gets_errors_not_panics() {
+    let json = r#"{"stmts":[{"op":"create","count":1},{"op":"expect","expect":{"backends":["linux-3.14"],"at":{"write":9},"field":"online","op":"=","value":1}},{"op":"run","targets":"4"}]}"#;
+    let s: Scenario = serde_json::from_str(json).unwrap();
+    let e = Scenario::from_json_value(s).unwrap_err();
+    assert_eq!(e.0.len(), 2, "{e}");
+    assert!(e.0.iter().all(|e| e.line == 0 && e.col == 1), "{e}");
+}
+
+#[test]
 fn json_is_checked_like_text() {
     let mut s = parse("create 2\nwrite 1 0\n").unwrap();
     let StmtKind::Write { targets, .. } = &mut s.stmts[1].kind else {
@@ -457,9 +466,10 @@ proptest! {
         let _ = parse(&text);
     }
 
-    /// AST → text → AST, and AST → JSON → AST.
+    /// AST → text → AST, and AST → JSON → AST; a built AST checks like text.
     #[test]
     fn round_trips(s in arb_scenario()) {
+        prop_assert!(Scenario::from_json_value(s.clone()).is_ok());
         let text = s.to_string();
         let parsed = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(without_lines(&parsed), without_lines(&s));
