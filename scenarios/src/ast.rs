@@ -471,6 +471,24 @@ impl fmt::Display for ExpectValue {
     }
 }
 
+impl StmtKind {
+    /// Whether the statement does something to the VM (as opposed to text,
+    /// settings and expectations). A `repeat` is not itself an action.
+    pub fn is_action(&self) -> bool {
+        matches!(
+            self,
+            StmtKind::Create { .. }
+                | StmtKind::Write { .. }
+                | StmtKind::GuestWrite { .. }
+                | StmtKind::TscKhz { .. }
+                | StmtKind::SetOffset { .. }
+                | StmtKind::SetClock
+                | StmtKind::Wait { .. }
+                | StmtKind::Run { .. }
+        )
+    }
+}
+
 impl Scenario {
     /// Every statement in source order, descending into `repeat` bodies.
     pub fn walk(&self) -> impl Iterator<Item = &Stmt> {

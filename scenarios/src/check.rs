@@ -117,16 +117,7 @@ impl Checker<'_> {
 
     fn stmt(&mut self, s: &Stmt, at: &mut Analysis, depth: usize) {
         let line = s.line;
-        let is_vm = !matches!(
-            s.kind,
-            StmtKind::Blank
-                | StmtKind::Comment { .. }
-                | StmtKind::Title { .. }
-                | StmtKind::Story { .. }
-                | StmtKind::Source { .. }
-                | StmtKind::Set { .. }
-                | StmtKind::Expect { .. }
-        );
+        let is_vm = s.kind.is_action() || matches!(s.kind, StmtKind::Repeat { .. });
         if is_vm && self.first_vm_line.is_none() {
             self.first_vm_line = Some(line);
         }

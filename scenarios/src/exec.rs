@@ -158,6 +158,20 @@ impl Executor<'_> {
         self.ctx.step += 1;
     }
 
+    /// One TSC write per target vCPU, each numbered and emitted.
+    fn each_write(
+        &mut self,
+        targets: &Targets,
+        mut write: impl FnMut(&mut dyn Backend, &StepCtx, u32) -> Result<WriteEvent, StepError>,
+    ) -> Result<(), Error> {
+        for v in targets.iter(self.online) {
+            let ev = write(&mut *self.backend, &self.ctx, v).map_err(|e| self.fail(e))?;
+            self.ctx.write += 1;
+            self.emit(Event::Write(ev));
+        }
+        Ok(())
+    }
+
     fn block(&mut self, stmts: &[Stmt]) -> Result<(), Error> {
         for s in stmts {
             self.stmt(s)?;
@@ -167,17 +181,7 @@ impl Executor<'_> {
 
     fn stmt(&mut self, s: &Stmt) -> Result<(), Error> {
         self.ctx.line = s.line;
-        let acts = !matches!(
-            s.kind,
-            StmtKind::Blank
-                | StmtKind::Comment { .. }
-                | StmtKind::Title { .. }
-                | StmtKind::Story { .. }
-                | StmtKind::Source { .. }
-                | StmtKind::Set { .. }
-                | StmtKind::Expect { .. }
-                | StmtKind::Repeat { .. }
-        );
+        let acts = s.kind.is_action();
         if acts {
             self.ended_with_full_run = false;
         }
@@ -199,24 +203,10 @@ impl Executor<'_> {
                 } else {
                     Origin::Guest
                 };
-                for v in targets.iter(self.online) {
-                    let ev = self
-                        .backend
-                        .write_tsc(&self.ctx, v, *value, origin)
-                        .map_err(|e| self.fail(e))?;
-                    self.ctx.write += 1;
-                    self.emit(Event::Write(ev));
-                }
+                self.each_write(targets, |b, ctx, v| b.write_tsc(ctx, v, *value, origin))?;
             }
             StmtKind::SetOffset { targets, offset } => {
-                for v in targets.iter(self.online) {
-                    let ev = self
-                        .backend
-                        .set_tsc_offset(&self.ctx, v, *offset)
-                        .map_err(|e| self.fail(e))?;
-                    self.ctx.write += 1;
-                    self.emit(Event::Write(ev));
-                }
+                self.each_write(targets, |b, ctx, v| b.set_tsc_offset(ctx, v, *offset))?;
             }
             StmtKind::TscKhz { targets, khz } => {
                 for v in targets.iter(self.online) {

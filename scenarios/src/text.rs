@@ -630,6 +630,14 @@ fn parse_expect(rest: &str, rest_col: u32, line: u32) -> Result<Expect, Error> {
     if let Some(extra) = toks.get(i + 3) {
         return Err(at(extra, format!("unexpected `{}`; {usage}", extra.text)));
     }
+    let valid_here = || {
+        Field::ALL
+            .into_iter()
+            .filter(|x| x.valid_at(where_))
+            .map(Field::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let field = Field::ALL
         .into_iter()
         .find(|x| x.name() == f.text)
@@ -639,12 +647,7 @@ fn parse_expect(rest: &str, rest_col: u32, line: u32) -> Result<Expect, Error> {
                 format!(
                     "unknown field `{}`; expected one of {}",
                     f.text,
-                    Field::ALL
-                        .into_iter()
-                        .filter(|x| x.valid_at(where_))
-                        .map(Field::name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    valid_here()
                 ),
             )
         })?;
@@ -659,12 +662,7 @@ fn parse_expect(rest: &str, rest_col: u32, line: u32) -> Result<Expect, Error> {
             format!(
                 "`{}` cannot be checked {place}; there: {}",
                 f.text,
-                Field::ALL
-                    .into_iter()
-                    .filter(|x| x.valid_at(where_))
-                    .map(Field::name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                valid_here()
             ),
         ));
     }

@@ -1,20 +1,15 @@
 //! Single kernel rules, each pinned at its edge: the 1 s window, the zero rule,
 //! `user_set_tsc`, unstable hosts, guest writes, and replaying measured timing.
 
+mod common;
+
 use scenarios::models::{HostTime, Stamp, Timing};
 use scenarios::trace::{Count, SyncRule};
-use scenarios::{BackendId, Event, WriteEvent, parse, run_model};
+use scenarios::{BackendId, WriteEvent, parse, run_model};
 
 fn writes(text: &str, id: BackendId) -> Vec<WriteEvent> {
     let s = parse(text).unwrap_or_else(|e| panic!("{e}"));
-    run_model(&s, id)
-        .unwrap_or_else(|e| panic!("{id}: {e}"))
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Write(w) => Some(w),
-            _ => None,
-        })
-        .collect()
+    common::writes(&run_model(&s, id).unwrap_or_else(|e| panic!("{id}: {e}")))
 }
 
 /// Two vCPUs get the same non-zero value `gap` apart. The second write matches
@@ -251,13 +246,7 @@ fn replay_follows_the_measured_time() {
         },
     )
     .unwrap();
-    let w: Vec<WriteEvent> = replayed
-        .iter()
-        .filter_map(|e| match e {
-            Event::Write(w) => Some(*w),
-            _ => None,
-        })
-        .collect();
+    let w = common::writes(&replayed);
     assert!(
         w[4].new_generation,
         "1.5 s after the previous write: outside the window"

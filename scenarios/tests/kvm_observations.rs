@@ -7,7 +7,9 @@
 //! the KVM runner prototype's scenario table (shared/reference/kvm-runner.md §4).
 //! The real-KVM backend re-checks these live with `lab-server conform`.
 
-use scenarios::{BackendId, Event, parse, run_model};
+mod common;
+
+use scenarios::{BackendId, parse, run_model};
 
 struct Observed {
     /// offsetmatched of each write, in order, after the scenario's prelude.
@@ -24,18 +26,13 @@ fn check(case: &str, prelude: &str, body: &str, obs: Observed) {
         p => scenarios::check(&parse(p).unwrap(), None).unwrap().writes as usize,
     };
     let events = run_model(&s, BackendId::Linux618).unwrap_or_else(|e| panic!("{case}: {e}"));
-    let om: Vec<u32> = events
+    let om: Vec<u32> = common::writes(&events)
         .iter()
-        .filter_map(|e| match e {
-            Event::Write(w) => Some(w.nr_matched),
-            _ => None,
-        })
         .skip(before)
+        .map(|w| w.nr_matched)
         .collect();
     assert_eq!(om, obs.offsetmatched, "{case}: offsetmatched");
-    let Some(Event::Summary(end)) = events.last() else {
-        panic!("{case}: no summary")
-    };
+    let end = common::summary(&events);
     assert_eq!(end.master_clock, obs.master_clock, "{case}: master clock");
     assert_eq!(
         end.pvclock_stable, obs.pvclock_stable,

@@ -7,31 +7,18 @@
 //! and 6.18 with these inputs) nr = N−1 after every phase and the master clock
 //! turns on when recomputed.
 
+mod common;
+
 use scenarios::trace::Count;
-use scenarios::{BackendId, Event, Summary, WriteEvent, parse, run_model};
+
+use common::{runs, summary, writes};
+use scenarios::{BackendId, parse, run_model};
 
 const FIXED: [BackendId; 3] = [
     BackendId::Linux317,
     BackendId::Linux317U8,
     BackendId::Linux618,
 ];
-
-fn writes(events: &[Event]) -> Vec<WriteEvent> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Write(w) => Some(*w),
-            _ => None,
-        })
-        .collect()
-}
-
-fn summary(events: &[Event]) -> Summary {
-    match events.last() {
-        Some(Event::Summary(s)) => s.clone(),
-        other => panic!("the last event is not a summary: {other:?}"),
-    }
-}
 
 fn qemu_boot(n: u32) -> scenarios::Scenario {
     parse(&format!(
@@ -168,13 +155,7 @@ fn master_clock_is_recomputed_lazily() {
             writes(&events).iter().all(|w| !w.master_clock),
             "{id}: stored value stays off while nothing runs"
         );
-        let runs: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Run(r) => Some(*r),
-                _ => None,
-            })
-            .collect();
+        let runs = runs(&events);
         assert_eq!(runs.len(), 2, "{id}: the implicit run * enters both vCPUs");
         assert!(runs.iter().all(|r| r.implicit));
         assert!(runs[0].masterclock_updated && runs[0].master_clock, "{id}");
