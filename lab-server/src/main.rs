@@ -192,21 +192,33 @@ fn run(
     let loaded = load(arg)?;
     let scenario = parse(&loaded)?;
     if compare {
-        let runs: Vec<(BackendId, Result<Vec<Event>, scenarios::Error>)> = BackendId::MODELS
+        // Each model's events up to the end, or up to the step it cannot make.
+        let runs: Vec<render::ModelRun> = BackendId::MODELS
             .into_iter()
-            .map(|b| (b, scenarios::run_model(&scenario, b)))
+            .map(|b| {
+                let mut events = Vec::new();
+                let mut model =
+                    scenarios::models::model(b, scenario.host(), scenarios::Timing::Virtual)
+                        .expect("a model backend");
+                let error = scenarios::execute(&scenario, model.as_mut(), &mut |e| events.push(e))
+                    .err()
+                    .map(|e| format!("{}:{e}", loaded.label));
+                render::ModelRun {
+                    backend: b,
+                    events,
+                    error,
+                }
+            })
             .collect();
         if json {
-            for (_, r) in &runs {
-                if let Ok(events) = r {
-                    for e in events {
-                        writeln!(out, "{}", to_json(e))?;
-                    }
+            for r in &runs {
+                for e in &r.events {
+                    writeln!(out, "{}", to_json(e))?;
                 }
             }
-            for (b, r) in &runs {
-                if let Err(e) = r {
-                    eprintln!("{}:{e} ({b})", loaded.label);
+            for r in &runs {
+                if let Some(e) = &r.error {
+                    eprintln!("{e}");
                 }
             }
         } else {

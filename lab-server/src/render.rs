@@ -26,6 +26,7 @@ fn count_mark(c: Count) -> &'static str {
         Count::Counted => "+1",
         Count::CountedAgain => "+1!",
         Count::AlreadyCounted => "=",
+        Count::StaleGeneration => "=!",
         Count::Untouched => "·",
     }
 }
@@ -162,11 +163,20 @@ fn summary(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     writeln!(out, "kvmclock: {}", verdict(s))
 }
 
+/// One model's run for `--compare`: its events up to the end, or up to the
+/// step it could not make.
+pub(crate) struct ModelRun {
+    pub(crate) backend: BackendId,
+    pub(crate) events: Vec<Event>,
+    /// `file:line:col: message` of the step it could not make.
+    pub(crate) error: Option<String>,
+}
+
 /// All models side by side, a row per write, the first divergence marked.
 pub(crate) fn compare(
     out: &mut impl Write,
     scenario: &Scenario,
-    runs: &[(BackendId, Result<Vec<Event>, scenarios::Error>)],
+    runs: &[ModelRun],
 ) -> io::Result<()> {
     let title = scenario.title().unwrap_or("(untitled scenario)");
     writeln!(out, "{title} — every model")?;
@@ -176,20 +186,19 @@ pub(crate) fn compare(
     )?;
     writeln!(
         out,
-        "  new = new generation · +1 = counted · +1! = counted again (the 2014 bug) · = = already counted · ✔ = vcpus_matched"
+        "  new = new generation · +1 = counted · +1! = counted again (the 2014 bug) · = = already counted\n  =! = wrongly taken as already counted (u8 wrap) · ✔ = vcpus_matched"
     )?;
     writeln!(out)?;
     let writes: Vec<Vec<&WriteEvent>> = runs
         .iter()
-        .map(|(_, r)| match r {
-            Ok(events) => events
+        .map(|r| {
+            r.events
                 .iter()
                 .filter_map(|e| match e {
                     Event::Write(w) => Some(w),
                     _ => None,
                 })
-                .collect(),
-            Err(_) => Vec::new(),
+                .collect()
         })
         .collect();
     write!(
@@ -197,8 +206,8 @@ pub(crate) fn compare(
         "{:>5} {:>4} {:>4}  {:<6} {:>16}",
         "write", "line", "vcpu", "origin", "value"
     )?;
-    for (b, _) in runs {
-        write!(out, "  {:<14}", b.name())?;
+    for r in runs {
+        write!(out, "  {:<14}", r.backend.name())?;
     }
     writeln!(out)?;
     let rows = writes.iter().map(Vec::len).max().unwrap_or(0);
@@ -240,31 +249,34 @@ pub(crate) fn compare(
         writeln!(out)?;
     }
     writeln!(out)?;
-    for ((b, r), _) in runs.iter().zip(&writes) {
-        match r {
-            Ok(events) => {
-                if let Some(Event::Summary(s)) = events.last() {
-                    writeln!(
-                        out,
-                        "{:<14} nr {:>3}/{:<3} master clock {:<3} kvmclock {}{}",
-                        b.name(),
-                        s.nr_matched,
-                        s.online,
-                        on(s.master_clock),
-                        verdict(s),
-                        if s.implicit_run {
-                            " (after an implicit run *)"
-                        } else {
-                            ""
-                        }
-                    )?;
+    for r in runs {
+        let b = r.backend;
+        if let Some(e) = &r.error {
+            writeln!(out, "{:<14} stopped: {e}", b.name())?;
+        } else if let Some(Event::Summary(s)) = r.events.last() {
+            writeln!(
+                out,
+                "{:<14} nr {:>3}/{:<3} master clock {:<3} kvmclock {}{}",
+                b.name(),
+                s.nr_matched,
+                s.online,
+                on(s.master_clock),
+                verdict(s),
+                if s.implicit_run {
+                    " (after an implicit run *)"
+                } else {
+                    ""
                 }
-            }
-            Err(e) => writeln!(out, "{:<14} cannot run this scenario: {e}", b.name())?,
+            )?;
         }
     }
     if !diverged {
-        writeln!(out, "(the models agree on every write)")?;
+        let all_ran = runs.iter().all(|r| r.error.is_none());
+        writeln!(
+            out,
+            "(the models agree on every write{})",
+            if all_ran { "" } else { " they made" }
+        )?;
     }
     Ok(())
 }

@@ -159,6 +159,9 @@ pub enum Count {
     CountedAgain,
     /// Matched, and already in the generation: not counted (the fix, 0d3da0d26e3c).
     AlreadyCounted,
+    /// Matched, and a wrapped u8 `this_tsc_generation` made a vCPU of an old
+    /// generation look already counted: not counted (why the fix went to u64).
+    StaleGeneration,
     /// The write took no part in matching.
     Untouched,
 }
@@ -321,6 +324,10 @@ impl Decision {
                 format!("already in generation {g} → counted again (the 2014 bug)")
             }
             Count::AlreadyCounted => format!("already in generation {g} → not counted"),
+            Count::StaleGeneration => format!(
+                "this_tsc_generation {} == cur_tsc_generation after the u8 wrapped: looks already counted, really 256·k generations old → not counted",
+                ev.this_tsc_generation
+            ),
             Count::Untouched => "matching state untouched".into(),
         });
         parts.join(" → ")

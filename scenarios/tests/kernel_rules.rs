@@ -177,7 +177,7 @@ fn u8_generation_wraps_after_256() {
     assert_eq!(u64w[last - 1].cur_tsc_generation, 257);
     assert_eq!(
         (u8w[last].count, u8w[last].nr_matched),
-        (Count::AlreadyCounted, 0)
+        (Count::StaleGeneration, 0)
     );
     assert_eq!(
         (u64w[last].count, u64w[last].nr_matched),

@@ -51,6 +51,10 @@ pub struct KvmArch<G> {
     pub use_master_clock: bool,
     pub master_kernel_ns: u64,
     pub master_cycle_now: u64,
+    /// Not kernel state: the generation counted without wrapping, kept only
+    /// so the trace can say truthfully whether a vCPU was already in the
+    /// generation when a u8 counter says so.
+    pub lab_generation: u64,
 }
 
 /// `struct kvm_vcpu_arch`, the TSC fields, plus the vCPU's pvclock page.
@@ -70,6 +74,8 @@ pub struct KvmVcpuArch<G> {
     pub requests: Requests,
     /// `flags` of the pvclock page last written by `kvm_guest_time_update`.
     pub pvclock_flags: u8,
+    /// Not kernel state: `lab_generation` when this vCPU last synchronised.
+    pub lab_this_generation: u64,
 }
 
 /// PVCLOCK_TSC_STABLE_BIT (bit 0 of the pvclock flags).
@@ -171,8 +177,8 @@ pub fn kvm_write_tsc<G: Generation>(
     // time against real time is interpreted as an attempt to synchronize.
     let matched = synchronizing && khz_match;
     let mut compensated = false;
-    // Not read by 3.14 — kept only to label the overcount in the trace.
-    let was_in_generation = kvm.vcpus[v].this_tsc_generation == kvm.arch.cur_tsc_generation;
+    // Not read by 3.14 — only to label the overcount in the trace (unwrapped).
+    let was_in_generation = kvm.vcpus[v].lab_this_generation == kvm.arch.lab_generation;
     if matched {
         if kvm.host.tsc_stable {
             // !check_tsc_unstable(): reuse the generation's offset exactly.
@@ -187,6 +193,7 @@ pub fn kvm_write_tsc<G: Generation>(
     } else {
         // A new generation: remember when, what and which offset started it.
         kvm.arch.cur_tsc_generation = kvm.arch.cur_tsc_generation.inc();
+        kvm.arch.lab_generation += 1;
         kvm.arch.cur_tsc_nsec = ns;
         kvm.arch.cur_tsc_write = data;
         kvm.arch.cur_tsc_offset = offset;
@@ -201,6 +208,7 @@ pub fn kvm_write_tsc<G: Generation>(
     vcpu.last_guest_tsc = data;
     // Keep track of which generation this vCPU has synchronized to.
     vcpu.this_tsc_generation = kvm.arch.cur_tsc_generation;
+    vcpu.lab_this_generation = kvm.arch.lab_generation;
     vcpu.this_tsc_nsec = kvm.arch.cur_tsc_nsec;
     vcpu.this_tsc_write = kvm.arch.cur_tsc_write;
 

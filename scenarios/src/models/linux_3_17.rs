@@ -41,6 +41,9 @@ pub fn kvm_write_tsc<G: Generation>(
     let khz_match = vcpu_khz == kvm.arch.last_tsc_khz;
     let matched = synchronizing && khz_match;
     let mut compensated = false;
+    // Not kernel logic: whether the vCPU really is in this generation, so the
+    // trace can tell a u8 wrap's false "already matched" apart.
+    let really_in_generation = kvm.vcpus[v].lab_this_generation == kvm.arch.lab_generation;
     if matched {
         if kvm.host.tsc_stable {
             offset = kvm.arch.cur_tsc_offset;
@@ -54,6 +57,7 @@ pub fn kvm_write_tsc<G: Generation>(
         already_matched = kvm.vcpus[v].this_tsc_generation == kvm.arch.cur_tsc_generation;
     } else {
         kvm.arch.cur_tsc_generation = kvm.arch.cur_tsc_generation.inc();
+        kvm.arch.lab_generation += 1;
         kvm.arch.cur_tsc_nsec = ns;
         kvm.arch.cur_tsc_write = data;
         kvm.arch.cur_tsc_offset = offset;
@@ -66,6 +70,7 @@ pub fn kvm_write_tsc<G: Generation>(
     let vcpu = &mut kvm.vcpus[v];
     vcpu.last_guest_tsc = data;
     vcpu.this_tsc_generation = kvm.arch.cur_tsc_generation;
+    vcpu.lab_this_generation = kvm.arch.lab_generation;
     vcpu.this_tsc_nsec = kvm.arch.cur_tsc_nsec;
     vcpu.this_tsc_write = kvm.arch.cur_tsc_write;
     vcpu.tsc_offset = offset;
@@ -77,8 +82,10 @@ pub fn kvm_write_tsc<G: Generation>(
     } else if !already_matched {
         kvm.arch.nr_vcpus_matched_tsc = kvm.arch.nr_vcpus_matched_tsc.wrapping_add(1);
         Count::Counted
-    } else {
+    } else if really_in_generation {
         Count::AlreadyCounted
+    } else {
+        Count::StaleGeneration
     };
     let requested = kvm_track_tsc_matching(kvm, v);
     WriteOutcome {
