@@ -239,7 +239,8 @@ pub fn model(id: BackendId, host: HostConfig, timing: Timing) -> Option<Box<dyn 
     })
 }
 
-/// A kernel model with its clock: the seam where models and real KVM meet.
+/// A kernel model with its clock, as a [`Backend`]: real KVM implements the
+/// same trait, so both run through one executor and emit one trace.
 #[derive(Debug)]
 pub struct ModelBackend<K> {
     kernel: K,
