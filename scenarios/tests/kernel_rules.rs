@@ -191,65 +191,42 @@ fn u8_generation_wraps_after_256() {
 fn replay_follows_the_measured_time() {
     let s = parse("create 2\nwrite * 0\nwait 20ms\nwrite * 0\nrun *\n").unwrap();
     let host = s.host();
-    let virt = run_model(&s, BackendId::Linux317).unwrap();
-    let start = HostTime {
-        ns: host.uptime_ns,
-        tsc: scenarios::models::nsec_to_cycles(host.tsc_khz, host.uptime_ns),
+    let at = |t: u64| {
+        let ns = host.uptime_ns + t;
+        (ns, scenarios::models::nsec_to_cycles(host.tsc_khz, ns))
     };
-    // One stamp per step: creations, writes, the wait, runs.
-    let step_times: Vec<u64> = vec![
-        0, 0, 0, 0, 0, 20_000_000, 20_000_000, 20_000_000, 20_000_000,
-    ];
-    let stamps = |times: &[u64]| -> Vec<Stamp> {
-        times
+    // One stamp per step (creations, writes, the wait, runs), the second round
+    // of writes `gap` after the first; `value` is what the real run wrote.
+    let replay = |gap: u64, value: Option<u64>| {
+        let stamps = [0, 0, 0, 0, 0, gap, gap, gap, gap]
             .iter()
-            .map(|&t| {
-                let ns = host.uptime_ns + t;
-                Stamp {
-                    ns,
-                    tsc: scenarios::models::nsec_to_cycles(host.tsc_khz, ns),
-                    value: None,
-                }
+            .enumerate()
+            .map(|(step, &t)| {
+                let (ns, tsc) = at(t);
+                let value = if step == 5 || step == 6 { value } else { None };
+                Stamp { ns, tsc, value }
             })
-            .collect()
+            .collect();
+        let (ns, tsc) = at(0);
+        let timing = Timing::Replay {
+            start: HostTime { ns, tsc },
+            stamps,
+        };
+        scenarios::replay_model(&s, BackendId::Linux317, host, timing).unwrap()
     };
-    let replayed = scenarios::replay_model(
-        &s,
-        BackendId::Linux317,
-        host,
-        Timing::Replay {
-            start,
-            stamps: stamps(&step_times),
-        },
-    )
-    .unwrap();
-    assert_eq!(replayed, virt);
+    // Replaying the virtual run's own times gives the same events.
+    assert_eq!(
+        replay(20_000_000, None),
+        run_model(&s, BackendId::Linux317).unwrap()
+    );
     // The real run was slow: the second round came 1.5 s later.
-    let slow: Vec<u64> = vec![
-        0,
-        0,
-        0,
-        0,
-        0,
-        1_500_000_000,
-        1_500_000_000,
-        1_500_000_000,
-        1_500_000_000,
-    ];
-    let replayed = scenarios::replay_model(
-        &s,
-        BackendId::Linux317,
-        host,
-        Timing::Replay {
-            start,
-            stamps: stamps(&slow),
-        },
-    )
-    .unwrap();
-    let w = common::writes(&replayed);
+    let w = common::writes(&replay(1_500_000_000, None));
     assert!(
         w[4].new_generation,
         "1.5 s after the previous write: outside the window"
     );
     assert_eq!(w[4].t_ns, 1_500_000_000);
+    // The values the real run wrote are taken as they were, not re-resolved.
+    let w = common::writes(&replay(20_000_000, Some(7)));
+    assert_eq!((w[4].value, w[5].value), (7, 7));
 }
