@@ -15,12 +15,22 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
+/// A value the backend may not have observed: `?` when it did not.
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "?".to_string(), |v| v.to_string())
+}
+
+fn yes_opt(b: Option<bool>) -> &'static str {
+    b.map_or("?", yes)
+}
+
 fn on(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
 
 /// What a write did to the counter, in four characters.
-fn count_mark(c: Count) -> &'static str {
+fn count_mark(c: Option<Count>) -> &'static str {
+    let Some(c) = c else { return "?" };
     match c {
         Count::Reset => "new",
         Count::Counted => "+1",
@@ -60,12 +70,20 @@ impl<'a> Table<'a> {
 
     fn write(&self, out: &mut impl Write, w: &WriteEvent) -> io::Result<()> {
         let origin = serde_json::to_value(w.origin).expect("origin serialises");
-        let generation = format!("{}/{}", w.cur_tsc_generation, w.this_tsc_generation);
+        let generation = format!(
+            "{}/{}",
+            opt(w.cur_tsc_generation),
+            opt(w.this_tsc_generation)
+        );
         let nr = format!(
             "{}/{}{}",
-            w.nr_matched,
+            opt(w.nr_matched),
             w.online,
-            if w.vcpus_matched { " ✔" } else { "  " }
+            if w.vcpus_matched == Some(true) {
+                " ✔"
+            } else {
+                "  "
+            }
         );
         writeln!(
             out,
@@ -76,23 +94,25 @@ impl<'a> Table<'a> {
             origin.as_str().unwrap_or("?"),
             w.value,
             generation,
-            yes(w.matched),
+            yes_opt(w.matched),
             count_mark(w.count),
             nr,
-            w.decision.explain(w)
+            w.why()
         )
     }
 }
 
 fn run_line(out: &mut impl Write, r: &RunEvent) -> io::Result<()> {
     let mut what = Vec::new();
-    if r.masterclock_updated {
+    if r.masterclock_updated == Some(true) {
         what.push(format!("master clock recomputed → {}", on(r.master_clock)));
     }
-    if r.clock_updated {
-        what.push("pvclock page rewritten".to_string());
-    } else {
-        what.push("pvclock page not rewritten (no KVM_REQ_CLOCK_UPDATE)".to_string());
+    match r.clock_updated {
+        Some(true) => what.push("pvclock page rewritten".to_string()),
+        Some(false) => {
+            what.push("pvclock page not rewritten (no KVM_REQ_CLOCK_UPDATE)".to_string())
+        }
+        None => {}
     }
     writeln!(
         out,
@@ -118,7 +138,7 @@ fn clock_line(out: &mut impl Write, c: &ClockEvent) -> io::Result<()> {
         c.line,
         "",
         on(c.master_clock),
-        yes(c.vcpus_matched)
+        yes_opt(c.vcpus_matched)
     )
 }
 
@@ -155,9 +175,9 @@ fn summary(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         out,
         "end: online_vcpus {} · nr_vcpus_matched_tsc {} · vcpus_matched {} · cur_tsc_generation {} · master clock {}",
         s.online,
-        s.nr_matched,
-        yes(s.vcpus_matched),
-        s.cur_tsc_generation,
+        opt(s.nr_matched),
+        yes_opt(s.vcpus_matched),
+        opt(s.cur_tsc_generation),
         on(s.master_clock)
     )?;
     writeln!(out, "kvmclock: {}", verdict(s))
@@ -231,10 +251,14 @@ pub(crate) fn compare(
             let cell = match w {
                 Some(w) => format!(
                     "{}/{} {}{}",
-                    w.nr_matched,
+                    opt(w.nr_matched),
                     w.online,
                     count_mark(w.count),
-                    if w.vcpus_matched { " ✔" } else { "" }
+                    if w.vcpus_matched == Some(true) {
+                        " ✔"
+                    } else {
+                        ""
+                    }
                 ),
                 None => "—".to_string(),
             };
@@ -258,7 +282,7 @@ pub(crate) fn compare(
                 out,
                 "{:<14} nr {:>3}/{:<3} master clock {:<3} kvmclock {}{}",
                 b.name(),
-                s.nr_matched,
+                opt(s.nr_matched),
                 s.online,
                 on(s.master_clock),
                 verdict(s),

@@ -32,7 +32,7 @@ fn models(c: &mut Criterion) {
                 let mut seen = 0u64;
                 scenarios::execute(&scenario, backend.as_mut(), &mut |e| {
                     if let Event::Write(w) = e {
-                        seen += u64::from(w.nr_matched & 1);
+                        seen += u64::from(w.nr_matched.unwrap_or(0) & 1);
                     }
                 })
                 .expect("runs");

@@ -279,30 +279,30 @@ pub fn actual(expect: &Expect, events: &[Event]) -> Option<ExpectValue> {
         Event::Summary(s) => Some(s),
         _ => None,
     });
-    let b = ExpectValue::Bool;
-    let n = |x: u64| ExpectValue::Int(x);
+    let b = |x: Option<bool>| x.map(ExpectValue::Bool);
+    let n = |x: Option<u64>| x.map(ExpectValue::Int);
     match expect.at {
         ExpectAt::End => {
             let s = summary?;
-            Some(match expect.field {
-                Field::NrMatched => n(s.nr_matched.into()),
-                Field::Online => n(s.online.into()),
+            match expect.field {
+                Field::NrMatched => n(s.nr_matched.map(u64::from)),
+                Field::Online => n(Some(s.online.into())),
                 Field::VcpusMatched => b(s.vcpus_matched),
-                Field::MasterClock => b(s.master_clock),
-                Field::KvmclockStable => b(s.kvmclock_stable),
+                Field::MasterClock => b(Some(s.master_clock)),
+                Field::KvmclockStable => b(Some(s.kvmclock_stable)),
                 Field::CurTscGeneration => n(s.cur_tsc_generation),
-                Field::Writes => n(s.writes.into()),
-                _ => return None,
-            })
+                Field::Writes => n(Some(s.writes.into())),
+                _ => None,
+            }
         }
         ExpectAt::Vcpu(k) => {
             let s = summary?;
             let k = k as usize;
-            Some(match expect.field {
-                Field::PvclockStable => b(*s.pvclock_stable.get(k)?),
-                Field::ThisTscGeneration => n(*s.this_tsc_generation.get(k)?),
-                _ => return None,
-            })
+            match expect.field {
+                Field::PvclockStable => b(s.pvclock_stable.get(k).copied()),
+                Field::ThisTscGeneration => n(s.this_tsc_generation.as_ref()?.get(k).copied()),
+                _ => None,
+            }
         }
         ExpectAt::Write(k) => {
             let w = events
@@ -312,20 +312,20 @@ pub fn actual(expect: &Expect, events: &[Event]) -> Option<ExpectValue> {
                     _ => None,
                 })
                 .nth(k as usize - 1)?;
-            Some(match expect.field {
-                Field::NrMatched => n(w.nr_matched.into()),
-                Field::Online => n(w.online.into()),
+            match expect.field {
+                Field::NrMatched => n(w.nr_matched.map(u64::from)),
+                Field::Online => n(Some(w.online.into())),
                 Field::VcpusMatched => b(w.vcpus_matched),
-                Field::MasterClock => b(w.master_clock),
+                Field::MasterClock => b(Some(w.master_clock)),
                 Field::CurTscGeneration => n(w.cur_tsc_generation),
                 Field::Matched => b(w.matched),
                 Field::NewGeneration => b(w.new_generation),
                 Field::ThisTscGeneration => n(w.this_tsc_generation),
-                Field::Vcpu => n(w.vcpu.into()),
-                Field::Value => n(w.value),
+                Field::Vcpu => n(Some(w.vcpu.into())),
+                Field::Value => n(Some(w.value)),
                 Field::MasterclockUpdateRequested => b(w.masterclock_update_requested),
-                _ => return None,
-            })
+                _ => None,
+            }
         }
     }
 }
@@ -351,9 +351,12 @@ pub fn judge(
             out.note = format!("the run failed: {e}");
         }
         Ok(events) => match actual(expect, events) {
+            // Real KVM without tracefs cannot see the counters: not a failure.
             None => {
-                out.passed = Some(false);
-                out.note = "the run has no such value".into();
+                out.note = format!(
+                    "skipped: `{backend}` did not observe {}",
+                    expect.field.name()
+                );
             }
             Some(a) => {
                 let ok = match (a, expect.value) {

@@ -182,24 +182,27 @@ pub struct WriteEvent {
     pub origin: Origin,
     /// The TSC value written (`data`), as userspace passed it.
     pub value: u64,
-    pub matched: bool,
-    pub new_generation: bool,
-    pub cur_tsc_generation: u64,
-    pub this_tsc_generation: u64,
+    /// `None` where the backend could not observe it (real KVM without tracefs).
+    pub matched: Option<bool>,
+    pub new_generation: Option<bool>,
+    pub cur_tsc_generation: Option<u64>,
+    pub this_tsc_generation: Option<u64>,
     /// `nr_vcpus_matched_tsc` after the write.
-    pub nr_matched: u32,
+    pub nr_matched: Option<u32>,
     /// `online_vcpus`.
     pub online: u32,
     /// `nr_vcpus_matched_tsc + 1 == online_vcpus`.
-    pub vcpus_matched: bool,
+    pub vcpus_matched: Option<bool>,
     /// The vCPU's TSC offset after the write (`l1_tsc_offset`), signed.
-    pub offset: i64,
+    pub offset: Option<i64>,
     /// The stored `use_master_clock` (what `kvm_track_tsc` prints as masterclock).
     pub master_clock: bool,
-    /// `kvm_track_tsc_matching` raised KVM_REQ_MASTERCLOCK_UPDATE on this vCPU.
-    pub masterclock_update_requested: bool,
-    pub decision: Decision,
-    pub count: Count,
+    /// `kvm_track_tsc_matching` raised KVM_REQ_MASTERCLOCK_UPDATE on this vCPU
+    /// (no tracepoint shows this: `None` on real KVM).
+    pub masterclock_update_requested: Option<bool>,
+    /// Which rule judged the write (the models' reasoning; `None` on real KVM).
+    pub decision: Option<Decision>,
+    pub count: Option<Count>,
 }
 
 /// One KVM_RUN of one vCPU up to its `hlt`.
@@ -211,13 +214,13 @@ pub struct RunEvent {
     pub t_ns: u64,
     pub vcpu: u32,
     /// This run handled KVM_REQ_MASTERCLOCK_UPDATE and recomputed the master clock.
-    pub masterclock_updated: bool,
+    pub masterclock_updated: Option<bool>,
     /// This run handled KVM_REQ_CLOCK_UPDATE and rewrote the vCPU's pvclock page.
     /// The models track the requests a master-clock update and KVM_SET_CLOCK
     /// raise; real KVM raises more (KVM_REQ_GLOBAL_CLOCK_UPDATE on a vCPU's
     /// first load or a move to another CPU, the periodic kvmclock sync), which
     /// rewrite a page without changing its stable bit.
-    pub clock_updated: bool,
+    pub clock_updated: Option<bool>,
     /// `use_master_clock` after the run.
     pub master_clock: bool,
     /// PVCLOCK_TSC_STABLE_BIT in this vCPU's pvclock page after the run.
@@ -235,7 +238,7 @@ pub struct ClockEvent {
     pub line: u32,
     pub t_ns: u64,
     pub master_clock: bool,
-    pub vcpus_matched: bool,
+    pub vcpus_matched: Option<bool>,
 }
 
 /// KVM_SET_TSC_KHZ on one vCPU.
@@ -254,14 +257,14 @@ pub struct KhzEvent {
 pub struct Summary {
     pub backend: BackendId,
     pub online: u32,
-    pub nr_matched: u32,
-    pub vcpus_matched: bool,
+    pub nr_matched: Option<u32>,
+    pub vcpus_matched: Option<bool>,
     pub master_clock: bool,
     /// Every vCPU's pvclock page has PVCLOCK_TSC_STABLE_BIT.
     pub kvmclock_stable: bool,
     pub pvclock_stable: Vec<bool>,
-    pub this_tsc_generation: Vec<u64>,
-    pub cur_tsc_generation: u64,
+    pub this_tsc_generation: Option<Vec<u64>>,
+    pub cur_tsc_generation: Option<u64>,
     /// How many TSC writes the run made (vCPU creations included).
     pub writes: u32,
     /// The scenario did not end with `run *`, so one was added before this summary.
@@ -285,6 +288,9 @@ impl Decision {
     /// The kernel's reasoning at this write, in one line:
     /// "within the 1 s window (|Δ| = 12 µs) → already in generation 3 → not counted".
     pub fn explain(&self, ev: &WriteEvent) -> String {
+        let g = ev
+            .cur_tsc_generation
+            .map_or("?".to_string(), |g| g.to_string());
         let mut parts: Vec<String> = Vec::with_capacity(3);
         match self.rule {
             SyncRule::Window => {
@@ -316,8 +322,7 @@ impl Decision {
         if self.compensated {
             parts.push("unstable host TSC: elapsed time added".into());
         }
-        let g = ev.cur_tsc_generation;
-        parts.push(match ev.count {
+        parts.push(match ev.count.unwrap_or(Count::Untouched) {
             Count::Reset => format!("new generation {g}, nr_vcpus_matched_tsc = 0"),
             Count::Counted => format!("joins generation {g} → counted"),
             Count::CountedAgain => {
@@ -326,7 +331,7 @@ impl Decision {
             Count::AlreadyCounted => format!("already in generation {g} → not counted"),
             Count::StaleGeneration => format!(
                 "this_tsc_generation {} == cur_tsc_generation after the u8 wrapped: looks already counted, really 256·k generations old → not counted",
-                ev.this_tsc_generation
+                ev.this_tsc_generation.map_or("?".to_string(), |g| g.to_string())
             ),
             Count::Untouched => "matching state untouched".into(),
         });
@@ -342,6 +347,25 @@ fn fmt_us(us: i64) -> String {
         format!("{:.3} ms", a as f64 / 1e3)
     } else {
         format!("{a} µs")
+    }
+}
+
+impl WriteEvent {
+    /// The line the lab shows for this write: the model's reasoning, or for a
+    /// backend that only observed the outcome, what happened to the counter.
+    pub fn why(&self) -> String {
+        match (&self.decision, self.count) {
+            (Some(d), _) => d.explain(self),
+            (None, Some(Count::Reset)) => "new generation (seen in the kernel's trace)".into(),
+            (None, Some(Count::Counted)) => {
+                "joins the generation → counted (seen in the kernel's trace)".into()
+            }
+            (None, Some(Count::AlreadyCounted)) => {
+                "already counted (seen in the kernel's trace)".into()
+            }
+            (None, Some(c)) => format!("{c:?} (seen in the kernel's trace)"),
+            (None, None) => "not observed: no tracefs".into(),
+        }
     }
 }
 

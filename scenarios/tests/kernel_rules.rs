@@ -5,9 +5,9 @@ mod common;
 
 use scenarios::models::{HostTime, Stamp, Timing};
 use scenarios::trace::{Count, SyncRule};
-use scenarios::{BackendId, WriteEvent, parse, run_model};
+use scenarios::{BackendId, parse, run_model};
 
-fn writes(text: &str, id: BackendId) -> Vec<WriteEvent> {
+fn writes(text: &str, id: BackendId) -> Vec<common::W> {
     let s = parse(text).unwrap_or_else(|e| panic!("{e}"));
     common::writes(&run_model(&s, id).unwrap_or_else(|e| panic!("{id}: {e}")))
 }

@@ -158,7 +158,10 @@ fn master_clock_is_recomputed_lazily() {
         let runs = runs(&events);
         assert_eq!(runs.len(), 2, "{id}: the implicit run * enters both vCPUs");
         assert!(runs.iter().all(|r| r.implicit));
-        assert!(runs[0].masterclock_updated && runs[0].master_clock, "{id}");
+        assert!(
+            runs[0].masterclock_updated == Some(true) && runs[0].master_clock,
+            "{id}"
+        );
         let end = summary(&events);
         assert!(end.implicit_run && end.kvmclock_stable, "{id}");
     }
