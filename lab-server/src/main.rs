@@ -17,6 +17,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lab_server::kvm::{KvmBackend, Limits};
 use scenarios::exec::ExpectOutcome;
 use scenarios::{BackendId, Errors, Event, Scenario};
 
@@ -40,12 +41,39 @@ enum Command {
         /// The kernel to run it on.
         #[arg(long, short, default_value = "linux-6.18", value_parser = parse_backend)]
         backend: BackendId,
-        /// Run every kernel model side by side and mark the first write where they diverge.
+        /// Every kernel model side by side, and this machine's KVM when it is usable
+        /// (the models then replay its measured timing); the first diverging write marked.
         #[arg(long, conflicts_with = "backend")]
         compare: bool,
+        /// With --compare: leave real KVM out.
+        #[arg(long, requires = "compare")]
+        no_kvm: bool,
         /// JSON Lines: one object per event, the summary last.
         #[arg(long)]
         json: bool,
+    },
+    /// Report this machine's KVM: kernel, clocksource, flavour, whether TSC offsets
+    /// are honoured, tracing, limits.
+    Host {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the linux-6.18 model against this machine's KVM, write by write, on the
+    /// library and on seeded random scenarios; non-zero exit on any divergence.
+    Conform {
+        /// How many random scenarios, besides the library.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        /// The seed of the random scenarios.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One JSON object per scenario.
+        #[arg(long)]
+        json: bool,
+        /// List every scenario, not only divergences.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Check the `expect` lines of scenarios against the models; non-zero exit on a failure.
     Check {
@@ -111,14 +139,30 @@ fn main() -> ExitCode {
             scenario,
             backend,
             compare,
+            no_kvm,
             json,
-        } => run(&mut out, &scenario, backend, compare, json),
+        } => run(
+            &mut out,
+            &scenario,
+            backend,
+            compare && !no_kvm,
+            compare,
+            json,
+        ),
+        Command::Host { json } => host(&mut out, json),
+        Command::Conform {
+            count,
+            seed,
+            json,
+            verbose,
+        } => conform(&mut out, count, seed, json, verbose),
         Command::Check { scenarios, json } => check(&mut out, &scenarios, json),
         Command::List { json } => list(&mut out, json),
         Command::Fmt { files, check } => fmt(&mut out, &files, check),
         Command::Show { name } => show(&mut out, &name),
     };
     let flushed = out.flush();
+    lab_server::kvm::shutdown();
     match result.and(flushed.map_err(Fail::from)) {
         Ok(()) | Err(Fail::Pipe) => ExitCode::SUCCESS,
         Err(Fail::Expect) => ExitCode::from(1),
@@ -186,30 +230,15 @@ fn run(
     out: &mut impl Write,
     arg: &str,
     backend: BackendId,
+    with_kvm: bool,
     compare: bool,
     json: bool,
 ) -> Result<(), Fail> {
     let loaded = load(arg)?;
     let scenario = parse(&loaded)?;
+    let at = |e: scenarios::Error| format!("{}:{e}", loaded.label);
     if compare {
-        // Each model's events up to the end, or up to the step it cannot make.
-        let runs: Vec<render::ModelRun> = BackendId::MODELS
-            .into_iter()
-            .map(|b| {
-                let mut events = Vec::new();
-                let mut model =
-                    scenarios::models::model(b, scenario.host(), scenarios::Timing::Virtual)
-                        .expect("a model backend");
-                let error = scenarios::execute(&scenario, model.as_mut(), &mut |e| events.push(e))
-                    .err()
-                    .map(|e| format!("{}:{e}", loaded.label));
-                render::ModelRun {
-                    backend: b,
-                    events,
-                    error,
-                }
-            })
-            .collect();
+        let (runs, kvm_note) = compare_runs(&scenario, with_kvm, &at);
         if json {
             for r in &runs {
                 for e in &r.events {
@@ -223,24 +252,41 @@ fn run(
             }
         } else {
             render::compare(out, &scenario, &runs)?;
+            if let Some(note) = kvm_note {
+                writeln!(out, "{note}")?;
+            }
         }
         return Ok(());
     }
-    if !backend.is_model() {
-        return Err(Fail::Input(format!(
-            "the `{backend}` backend is not in this build yet: it comes with the real-KVM runner. Models: {}",
-            BackendId::MODELS.map(|b| b.name()).join(", ")
-        )));
-    }
-    let mut backend_impl =
-        scenarios::models::model(backend, scenario.host(), scenarios::Timing::Virtual)
-            .expect("a model backend");
     let mut io_err: Option<io::Error> = None;
     let mut table = render::Table::new(&scenario, backend);
-    if !json {
-        table.header(out)?;
-    }
-    let result = scenarios::execute(&scenario, backend_impl.as_mut(), &mut |e| {
+    let mut kvm_backend = None;
+    let mut model_backend = None;
+    let runner: &mut dyn scenarios::Backend = if backend == BackendId::Kvm {
+        let limits = Limits::default();
+        limits
+            .check(&scenario)
+            .map_err(|e| Fail::Input(format!("{}: {e}", loaded.label)))?;
+        let report = lab_server::kvm::host::report();
+        let b = KvmBackend::new(report.clone(), limits)
+            .map_err(|e| Fail::Input(format!("kvm: {e}")))?;
+        if !json {
+            render::host_notes(out, &report)?;
+            table.header(out)?;
+        }
+        kvm_backend.insert(b)
+    } else {
+        if !json {
+            table.header(out)?;
+        }
+        model_backend
+            .insert(
+                scenarios::models::model(backend, scenario.host(), scenarios::Timing::Virtual)
+                    .expect("a model backend"),
+            )
+            .as_mut()
+    };
+    let result = scenarios::execute(&scenario, runner, &mut |e| {
         if io_err.is_some() {
             return;
         }
@@ -256,7 +302,167 @@ fn run(
     if let Some(e) = io_err {
         return Err(e.into());
     }
-    result.map_err(|e| Fail::Input(format!("{}:{e}", loaded.label)))?;
+    result.map_err(|e| Fail::Input(at(e)))?;
+    if let (Some(kvm), false) = (&kvm_backend, json) {
+        render::history(out, &lab_server::conform::history(&scenario, kvm))?;
+    }
+    Ok(())
+}
+
+/// The runs of `--compare`: the four models, and real KVM when it is usable —
+/// then the models replay the real run's timing, so the columns line up.
+fn compare_runs(
+    scenario: &Scenario,
+    with_kvm: bool,
+    at: &dyn Fn(scenarios::Error) -> String,
+) -> (Vec<render::ModelRun>, Option<String>) {
+    let mut kvm_note = None;
+    let kvm = if with_kvm {
+        let limits = Limits::default();
+        let report = lab_server::kvm::host::report();
+        match limits
+            .check(scenario)
+            .and_then(|()| KvmBackend::new(report, limits))
+        {
+            Ok(mut b) => {
+                let mut events = Vec::new();
+                let error = scenarios::execute(scenario, &mut b, &mut |e| events.push(e))
+                    .err()
+                    .map(at);
+                Some((
+                    b,
+                    render::ModelRun {
+                        backend: BackendId::Kvm,
+                        events,
+                        error,
+                    },
+                ))
+            }
+            Err(e) => {
+                kvm_note = Some(format!("kvm: not run ({e})"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut runs: Vec<render::ModelRun> = BackendId::MODELS
+        .into_iter()
+        .map(|b| {
+            let (host, timing) = match &kvm {
+                Some((k, r)) if r.error.is_none() => (k.replay_host(), k.timing()),
+                _ => (scenario.host(), scenarios::Timing::Virtual),
+            };
+            let mut events = Vec::new();
+            let mut model = scenarios::models::model(b, host, timing).expect("a model backend");
+            let error = scenarios::execute(scenario, model.as_mut(), &mut |e| events.push(e))
+                .err()
+                .map(at);
+            render::ModelRun {
+                backend: b,
+                events,
+                error,
+            }
+        })
+        .collect();
+    if let Some((_, run)) = kvm {
+        runs.push(run);
+    }
+    (runs, kvm_note)
+}
+
+fn host(out: &mut impl Write, json: bool) -> Result<(), Fail> {
+    let r = lab_server::kvm::host::report();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&r).expect("the report serialises")
+        )?;
+    } else {
+        render::host(out, &r)?;
+    }
+    Ok(())
+}
+
+fn conform(
+    out: &mut impl Write,
+    count: usize,
+    seed: u64,
+    json: bool,
+    verbose: bool,
+) -> Result<(), Fail> {
+    use lab_server::conform::{self, Outcome};
+    let report = lab_server::kvm::host::report();
+    if !report.kvm_usable {
+        return Err(Fail::Input(format!(
+            "conform needs real KVM: {}",
+            report.kvm_problem.as_deref().unwrap_or("unavailable")
+        )));
+    }
+    if !json {
+        writeln!(
+            out,
+            "conform: linux-6.18 against this machine's KVM ({}, Linux {}, clocksource {}, tracing {})",
+            report.flavour,
+            report.kernel,
+            report.clocksource,
+            if report.tracing {
+                "on"
+            } else {
+                "OFF: counters not compared"
+            }
+        )?;
+        out.flush()?;
+    }
+    let cases: Vec<conform::Case> = conform::library_cases()
+        .into_iter()
+        .chain(conform::random_cases(count, seed))
+        .collect();
+    let (mut agree, mut diverge, mut failed, mut skipped, mut values) = (0, 0, 0, 0, 0);
+    for case in &cases {
+        let outcome = conform::check_case(case, &report, Limits::default());
+        let bad = matches!(outcome, Outcome::Diverge { .. } | Outcome::Failed { .. });
+        match &outcome {
+            Outcome::Agree { compared, .. } => {
+                agree += 1;
+                values += compared;
+            }
+            Outcome::Diverge { .. } => diverge += 1,
+            Outcome::Failed { .. } => failed += 1,
+            Outcome::Skipped { .. } => skipped += 1,
+        }
+        if json {
+            let mut v = serde_json::to_value(&outcome).expect("serialises");
+            v["name"] = serde_json::Value::String(case.name.clone());
+            if bad {
+                v["scenario"] = serde_json::Value::String(case.text.clone());
+            }
+            writeln!(out, "{v}")?;
+        } else if bad || verbose || !case.name.starts_with("random-") {
+            render::conform_case(out, case, &outcome)?;
+        }
+    }
+    let checked = agree + diverge + failed;
+    if !json {
+        writeln!(
+            out,
+            "\nagreement: {agree}/{checked} scenarios ({:.1}%), {values} values compared; {diverge} diverged, {failed} failed, {skipped} skipped",
+            if checked == 0 {
+                100.0
+            } else {
+                100.0 * agree as f64 / checked as f64
+            }
+        )?;
+        writeln!(
+            out,
+            "{agree} passed, {} failed, {skipped} skipped",
+            diverge + failed
+        )?;
+    }
+    if diverge + failed > 0 {
+        return Err(Fail::Expect);
+    }
     Ok(())
 }
 

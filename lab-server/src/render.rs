@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use scenarios::trace::{ClockEvent, Count, KhzEvent, Summary};
+use scenarios::trace::{ClockEvent, Count, HostReport, KhzEvent, Summary};
 use scenarios::{BackendId, Event, RunEvent, Scenario, WriteEvent};
 
 /// The streaming table of one backend's run.
@@ -264,8 +264,12 @@ pub(crate) fn compare(
             };
             write!(out, "  {cell:<14}")?;
         }
-        let key = |w: &&WriteEvent| (w.matched, w.nr_matched, w.new_generation);
-        let present: Vec<_> = row.iter().flatten().map(key).collect();
+        // What real KVM without tracefs did not observe is not compared.
+        let present: Vec<_> = row
+            .iter()
+            .flatten()
+            .filter_map(|w| Some((w.matched?, w.nr_matched?, w.new_generation?)))
+            .collect();
         if !diverged && present.windows(2).any(|p| p[0] != p[1]) {
             diverged = true;
             write!(out, "  ◀ first divergence")?;
@@ -303,4 +307,121 @@ pub(crate) fn compare(
         )?;
     }
     Ok(())
+}
+
+/// The host report, for people.
+pub(crate) fn host(out: &mut impl Write, r: &HostReport) -> io::Result<()> {
+    let yesno = |b: Option<bool>| b.map_or("unknown", yes);
+    writeln!(out, "kernel            {}", r.kernel)?;
+    writeln!(
+        out,
+        "clocksource       {}{}",
+        r.clocksource,
+        if r.clocksource == "tsc" {
+            ""
+        } else {
+            "  (the master clock needs tsc)"
+        }
+    )?;
+    match &r.kvm_problem {
+        None => writeln!(out, "/dev/kvm          usable")?,
+        Some(p) => writeln!(out, "/dev/kvm          NOT usable: {p}")?,
+    }
+    writeln!(out, "KVM flavour       {}", r.flavour)?;
+    writeln!(out, "offsets honoured  {}", yesno(r.offsets_honoured))?;
+    match &r.tracing_problem {
+        None => writeln!(
+            out,
+            "tracing           yes (kvm:kvm_track_tsc, kvm_write_tsc_offset, kvm_update_master_clock, kvm_pvclock_update)"
+        )?,
+        Some(p) => writeln!(out, "tracing           no: {p}")?,
+    }
+    writeln!(out, "max vCPUs         {}", opt(r.max_vcpus))?;
+    writeln!(out, "tsc_khz           {}", opt(r.tsc_khz))?;
+    writeln!(out, "TSC offset attr   {}", yes(r.tsc_offset_attr))?;
+    host_notes(out, r)
+}
+
+/// The host's notes, as paragraphs.
+pub(crate) fn host_notes(out: &mut impl Write, r: &HostReport) -> io::Result<()> {
+    for n in &r.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    if !r.notes.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// What each kernel would have done with this very run.
+pub(crate) fn history(
+    out: &mut impl Write,
+    runs: &[(BackendId, Result<Vec<Event>, scenarios::Error>)],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nthis very run, replayed with its measured timing and values through each kernel:"
+    )?;
+    for (b, r) in runs {
+        match r {
+            Ok(events) => {
+                if let Some(Event::Summary(s)) = events.last() {
+                    writeln!(
+                        out,
+                        "  on {:<14} nr {}/{} · master clock {} · kvmclock {}",
+                        b.name(),
+                        opt(s.nr_matched),
+                        s.online,
+                        on(s.master_clock),
+                        verdict(s)
+                    )?;
+                }
+            }
+            Err(e) => writeln!(out, "  on {:<14} cannot run: {e}", b.name())?,
+        }
+    }
+    Ok(())
+}
+
+/// One line per conformance case; the scenario and every divergence when bad.
+pub(crate) fn conform_case(
+    out: &mut impl Write,
+    case: &lab_server::conform::Case,
+    outcome: &lab_server::conform::Outcome,
+) -> io::Result<()> {
+    use lab_server::conform::Outcome;
+    let dots = ".".repeat(34usize.saturating_sub(case.name.len()));
+    match outcome {
+        Outcome::Agree { writes, compared } => writeln!(
+            out,
+            "  {} {dots} agree ({writes} writes, {compared} values)",
+            case.name
+        ),
+        Outcome::Skipped { reason } => writeln!(out, "  {} {dots} skipped: {reason}", case.name),
+        Outcome::Failed { error } => {
+            writeln!(out, "  {} {dots} FAILED: {error}", case.name)?;
+            writeln!(out, "{}", indent(&case.text))
+        }
+        Outcome::Diverge { divergences } => {
+            writeln!(out, "  {} {dots} DIVERGED", case.name)?;
+            for d in divergences {
+                let at = d.write.map_or("end".to_string(), |w| {
+                    format!("write {w} (line {})", d.line)
+                });
+                writeln!(
+                    out,
+                    "      {at}: {} — kvm {} · linux-6.18 {}",
+                    d.field, d.kvm, d.model
+                )?;
+            }
+            writeln!(out, "{}", indent(&case.text))
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("      | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -115,7 +115,7 @@ fn json_lines_contract() {
 
 #[test]
 fn compare_marks_the_first_divergence() {
-    let o = lab(&["run", "qemu-2.0-boot-4", "--compare"]);
+    let o = lab(&["run", "qemu-2.0-boot-4", "--compare", "--no-kvm"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let marked: Vec<&str> = out
@@ -287,17 +287,6 @@ fn list_show_and_fmt() {
     );
     assert!(lab(&["fmt", "--check", f]).status.success());
     std::fs::remove_dir_all(&dir).ok();
-}
-
-#[test]
-fn the_kvm_backend_is_announced_not_faked() {
-    let o = lab(&["run", "qemu-2.0-boot-1", "--backend", "kvm"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("not in this build yet"),
-        "{}",
-        stderr(&o)
-    );
 }
 
 #[test]

@@ -252,6 +252,36 @@ pub struct KhzEvent {
     pub virtual_tsc_khz: u32,
 }
 
+/// What the lab knows about the machine real KVM runs on (`lab-server host`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostReport {
+    /// `uname -r`.
+    pub kernel: String,
+    /// The host clocksource; the master clock needs `tsc`.
+    pub clocksource: String,
+    /// `/dev/kvm` usable; if not, why and how to fix it.
+    pub kvm_usable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kvm_problem: Option<String>,
+    /// `kvm-pvm` (software nested KVM), `vmx`, `svm`, or `unknown`.
+    pub flavour: String,
+    /// Whether a TSC write reaches what the guest reads (write 2^50, read back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets_honoured: Option<bool>,
+    /// Whether KVM's TSC tracepoints can be read.
+    pub tracing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing_problem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_vcpus: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsc_khz: Option<u32>,
+    /// KVM_CAP_VCPU_ATTRIBUTES: KVM_VCPU_TSC_OFFSET can be set.
+    pub tsc_offset_attr: bool,
+    /// What a learner should know about this host, in sentences.
+    pub notes: Vec<String>,
+}
+
 /// The state at the end of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -271,6 +301,9 @@ pub struct Summary {
     pub implicit_run: bool,
     /// Host nanoseconds since the VM was created.
     pub t_ns: u64,
+    /// Real KVM: the host the run happened on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostReport>,
 }
 
 /// Any event of a run.

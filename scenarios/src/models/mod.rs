@@ -514,6 +514,7 @@ impl<K: KernelModel + std::fmt::Debug> Backend for ModelBackend<K> {
             writes: ctx.write.saturating_sub(1),
             implicit_run,
             t_ns: self.t_ns(now),
+            host: None,
         }
     }
 }

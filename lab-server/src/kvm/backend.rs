@@ -1,0 +1,742 @@
+//! The `kvm` backend: a scenario on real KVM vCPUs, observed through the
+//! kernel's own tracepoints, KVM_GET_CLOCK and the guest's pvclock pages.
+//!
+//! The guest is ten bytes of real-mode code shared by every vCPU: `rdtsc`,
+//! store it, `hlt`, and jump back, so every KVM_RUN ends at the `hlt`. Each
+//! vCPU has its own pvclock area (MSR_KVM_SYSTEM_TIME_NEW), read after it runs.
+//! No in-kernel irqchip: a `hlt` must exit to userspace.
+//!
+//! Every ioctl of a scenario runs on the thread that made the backend: the
+//! tracepoint filter follows that thread. Fields the kernel does not report
+//! (the models' reasoning, which request was raised) are `None`; matched and
+//! generations are inferred from the traced offsets and counter, as the kernel
+//! copies the generation's offset exactly on a matched write (stable TSC).
+
+use std::time::{Duration, Instant};
+
+use kvm_bindings::{
+    KVM_CLOCK_TSC_STABLE, kvm_clock_data, kvm_msr_entry, kvm_userspace_memory_region,
+};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use scenarios::ast::{DeltaAmount, OffsetValue, TscValue};
+use scenarios::exec::{Backend, StepCtx, StepError};
+use scenarios::models::{HostConfig, HostTime, Stamp, Timing, nsec_to_cycles};
+use scenarios::trace::{
+    BackendId, ClockEvent, Count, HostReport, KhzEvent, Origin, RunEvent, Summary, WriteEvent,
+};
+
+use super::sys::{self, GuestMemory, MSR_IA32_TSC, MSR_KVM_SYSTEM_TIME_NEW};
+use super::tracefs::{Record, Registration, Tracer};
+use super::watchdog::Watchdog;
+
+/// Bounds for scenarios run on real KVM (they may come from anyone).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_vcpus: u32,
+    pub max_steps: u64,
+    pub max_wait: Duration,
+    /// A KVM_RUN that has not reached `hlt` by then is interrupted.
+    pub run_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_vcpus: 64,
+            max_steps: 20_000,
+            max_wait: Duration::from_secs(10),
+            run_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Limits {
+    /// Checks a scenario against the bounds before anything runs.
+    pub fn check(&self, scenario: &scenarios::Scenario) -> Result<(), String> {
+        let a = scenarios::check(scenario, None).map_err(|e| e.to_string())?;
+        if a.vcpus > self.max_vcpus {
+            return Err(format!(
+                "the kvm backend runs at most {} vCPUs; this scenario creates {}",
+                self.max_vcpus, a.vcpus
+            ));
+        }
+        if a.steps > self.max_steps {
+            return Err(format!(
+                "the kvm backend runs at most {} steps; this scenario has {}",
+                self.max_steps, a.steps
+            ));
+        }
+        if a.wait_ns > self.max_wait.as_nanos() as u64 {
+            return Err(format!(
+                "the kvm backend waits at most {} s in all; this scenario waits {:.1} s",
+                self.max_wait.as_secs(),
+                a.wait_ns as f64 / 1e9
+            ));
+        }
+        Ok(())
+    }
+}
+
+// Guest-physical layout (1 MiB of RAM at 0).
+const MEM_SIZE: usize = 1 << 20;
+const CODE: usize = 0x1000;
+const WRMSR_STUB: usize = 0x1100;
+const TSC_SLOTS: usize = 0x10000;
+const PVCLOCK: usize = 0x20000;
+const PVCLOCK_SLOT: usize = 32;
+
+/// rdtsc; mov [bx],eax; mov [bx+4],edx; hlt; jmp back to rdtsc.
+const GUEST_CODE: [u8; 12] = [
+    0x0f, 0x31, 0x66, 0x89, 0x07, 0x66, 0x89, 0x57, 0x04, 0xf4, 0xeb, 0xf4,
+];
+/// wrmsr; hlt (the guest's own MSR_IA32_TSC write: ecx, edx:eax set by the host).
+const GUEST_WRMSR: [u8; 3] = [0x0f, 0x30, 0xf4];
+
+/// What the backend infers of the kernel's matching state from the trace.
+#[derive(Debug, Default)]
+struct KernelView {
+    cur_offset: Option<u64>,
+    nr: Option<u32>,
+    generation: u64,
+    this_generation: Vec<u64>,
+    /// The offset KVM computed for each vCPU (`kvm_write_tsc_offset.next`).
+    offsets: Vec<Option<u64>>,
+}
+
+/// A VM on real KVM, driven step by step.
+#[derive(Debug)]
+pub struct KvmBackend {
+    // Field order is drop order: vCPU fds (each keeps the VM alive), the VM,
+    // then its memory.
+    vcpus: Vec<VcpuFd>,
+    vm: VmFd,
+    memory: GuestMemory,
+    _kvm: Kvm,
+    trace: Option<Registration>,
+    tid: i32,
+    thread: libc::pthread_t,
+    host: HostReport,
+    tsc_khz: u32,
+    limits: Limits,
+    start: HostTime,
+    stamps: Vec<Stamp>,
+    waited: Duration,
+    view: KernelView,
+    pvclock_version: Vec<u32>,
+}
+
+fn step_err(what: &str, e: impl std::fmt::Display) -> StepError {
+    StepError(format!("{what}: {e}"))
+}
+
+fn now() -> HostTime {
+    HostTime {
+        ns: sys::monotonic_raw_ns(),
+        tsc: sys::rdtsc(),
+    }
+}
+
+impl KvmBackend {
+    /// Creates the VM and its memory. `host` is the report of this machine.
+    pub fn new(host: HostReport, limits: Limits) -> Result<Self, String> {
+        let kvm = super::host::open_kvm()?;
+        let tsc_khz = host.tsc_khz.ok_or("KVM_GET_TSC_KHZ failed on this host")?;
+        let tid = sys::gettid();
+        sys::install_kick_handler();
+        // Trace first, so that even the VM's creation is seen.
+        let trace = match Tracer::get() {
+            Ok(t) => Some(t.register(tid).map_err(|e| e.0)?),
+            Err(_) => None,
+        };
+        if let Some(t) = &trace {
+            t.drain().map_err(|e| format!("trace_pipe: {e}"))?;
+        }
+        let start = now();
+        let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+        let memory = GuestMemory::new(MEM_SIZE).map_err(|e| format!("guest memory: {e}"))?;
+        memory.write(CODE, &GUEST_CODE);
+        memory.write(WRMSR_STUB, &GUEST_WRMSR);
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: memory.len() as u64,
+            userspace_addr: memory.host_addr(),
+        };
+        // SAFETY: `region` describes `memory`, which this backend owns and
+        // drops only after the VM (field order), so the mapping outlives
+        // every use the kernel makes of it.
+        unsafe { vm.set_user_memory_region(region) }
+            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION: {e}"))?;
+        Ok(KvmBackend {
+            vcpus: Vec::new(),
+            vm,
+            memory,
+            _kvm: kvm,
+            trace,
+            tid,
+            thread: sys::pthread_self(),
+            host,
+            tsc_khz,
+            limits,
+            start,
+            stamps: Vec::new(),
+            waited: Duration::ZERO,
+            view: KernelView::default(),
+            pvclock_version: Vec::new(),
+        })
+    }
+
+    /// Whether the kernel's tracepoints are being read.
+    pub fn traced(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// The host as the models should see it to replay this run.
+    pub fn replay_host(&self) -> HostConfig {
+        HostConfig {
+            tsc_khz: self.tsc_khz,
+            clocksource: if self.host.clocksource == "tsc" {
+                scenarios::ast::Clocksource::Tsc
+            } else {
+                scenarios::ast::Clocksource::Hpet
+            },
+            tsc_stable: true,
+            uptime_ns: self.start.ns,
+        }
+    }
+
+    /// The measured time (and written value) of every step so far.
+    pub fn timing(&self) -> Timing {
+        Timing::Replay {
+            start: self.start,
+            stamps: self.stamps.clone(),
+        }
+    }
+
+    fn stamp(&mut self, ctx: &StepCtx, value: Option<u64>) -> HostTime {
+        let t = now();
+        let s = Stamp {
+            ns: t.ns,
+            tsc: t.tsc,
+            value,
+        };
+        let i = ctx.step as usize;
+        // Steps without a backend call leave no gap: repeat the last stamp.
+        while self.stamps.len() < i {
+            let last = self.stamps.last().copied().unwrap_or(s);
+            self.stamps.push(Stamp {
+                value: None,
+                ..last
+            });
+        }
+        if self.stamps.len() == i {
+            self.stamps.push(s);
+        } else {
+            self.stamps[i] = s;
+        }
+        t
+    }
+
+    fn t_ns(&self, t: HostTime) -> u64 {
+        t.ns.saturating_sub(self.start.ns)
+    }
+
+    fn same_thread(&self) -> Result<(), StepError> {
+        if sys::gettid() == self.tid {
+            Ok(())
+        } else {
+            Err(StepError("a KVM backend must be driven from the thread that created it (its trace filter follows that thread)".into()))
+        }
+    }
+
+    fn vcpu(&self, v: u32) -> Result<usize, StepError> {
+        if (v as usize) < self.vcpus.len() {
+            Ok(v as usize)
+        } else {
+            Err(StepError(format!(
+                "vCPU {v} does not exist (the VM has {} vCPUs)",
+                self.vcpus.len()
+            )))
+        }
+    }
+
+    fn drain(&self) -> Result<Vec<Record>, StepError> {
+        match &self.trace {
+            Some(t) => t.drain().map_err(|e| step_err("trace_pipe", e)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn master_clock(&self) -> Result<bool, StepError> {
+        let c = self
+            .vm
+            .get_clock()
+            .map_err(|e| step_err("KVM_GET_CLOCK", e))?;
+        Ok(c.flags & KVM_CLOCK_TSC_STABLE != 0)
+    }
+
+    /// The guest TSC of a vCPU as KVM computes it: host TSC + the kernel's
+    /// offset for it (from the trace), not a read-back, which hosts that drop
+    /// offsets answer with their own TSC.
+    fn guest_tsc(&self, v: usize) -> Result<u64, StepError> {
+        let host = sys::rdtsc();
+        match self.view.offsets.get(v).copied().flatten() {
+            Some(off) => Ok(host.wrapping_add(off)),
+            None => read_msr(&self.vcpus[v], MSR_IA32_TSC),
+        }
+    }
+
+    fn resolve(&self, v: usize, value: TscValue) -> Result<u64, StepError> {
+        let (of, delta) = match value {
+            TscValue::Literal(x) => return Ok(x),
+            TscValue::Now { of, delta } => (of, delta),
+        };
+        let source = match of {
+            Some(k) => self.vcpu(k)?,
+            None => v,
+        };
+        let base = self.guest_tsc(source)?;
+        let khz = self.vcpus[v].get_tsc_khz().unwrap_or(self.tsc_khz);
+        let cycles = match delta.amount {
+            DeltaAmount::Cycles(c) => c,
+            DeltaAmount::Time(d) => nsec_to_cycles(khz, d.ns),
+        };
+        let r = if delta.negative {
+            base.checked_sub(cycles)
+        } else {
+            base.checked_add(cycles)
+        };
+        r.ok_or_else(|| StepError(format!("{value} is out of range: the guest TSC is {base}")))
+    }
+
+    /// Sets up a new vCPU: real mode at CODE, its TSC slot in bx, its pvclock area.
+    fn prepare(&self, vcpu: &VcpuFd, v: usize) -> Result<(), StepError> {
+        let mut sregs = vcpu.get_sregs().map_err(|e| step_err("KVM_GET_SREGS", e))?;
+        sregs.cs.base = 0;
+        sregs.cs.selector = 0;
+        sregs.ds.base = TSC_SLOTS as u64;
+        sregs.ds.selector = (TSC_SLOTS >> 4) as u16;
+        vcpu.set_sregs(&sregs)
+            .map_err(|e| step_err("KVM_SET_SREGS", e))?;
+        let regs = kvm_bindings::kvm_regs {
+            rip: CODE as u64,
+            rflags: 2,
+            rbx: 16 * v as u64,
+            ..Default::default()
+        };
+        vcpu.set_regs(&regs)
+            .map_err(|e| step_err("KVM_SET_REGS", e))?;
+        write_msr(
+            vcpu,
+            MSR_KVM_SYSTEM_TIME_NEW,
+            (PVCLOCK + PVCLOCK_SLOT * v) as u64 | 1,
+        )
+    }
+
+    /// Turns the trace of one write into the shared event.
+    fn observe_write(
+        &mut self,
+        ctx: &StepCtx,
+        v: usize,
+        value: u64,
+        origin: Origin,
+        t: HostTime,
+        records: &[Record],
+    ) -> Result<WriteEvent, StepError> {
+        let next = records.iter().rev().find_map(|r| match r {
+            Record::WriteTscOffset { vcpu, next, .. } if *vcpu as usize == v => Some(*next),
+            _ => None,
+        });
+        let track = records.iter().rev().find_map(|r| match r {
+            Record::TrackTsc {
+                vcpu,
+                masterclock,
+                offsetmatched,
+                nr_online,
+                ..
+            } if *vcpu as usize == v => Some((*masterclock, *offsetmatched, *nr_online)),
+            _ => None,
+        });
+        let online = track.map_or(self.vcpus.len() as u32, |t| t.2);
+        let master_clock = match track {
+            Some((m, ..)) => m,
+            None => self.master_clock()?,
+        };
+        if let Some(n) = next {
+            self.view.offsets[v] = Some(n);
+        }
+        let mut ev = WriteEvent {
+            backend: BackendId::Kvm,
+            step: ctx.step,
+            line: ctx.line,
+            write: ctx.write,
+            t_ns: self.t_ns(t),
+            vcpu: v as u32,
+            origin,
+            value,
+            matched: None,
+            new_generation: None,
+            cur_tsc_generation: None,
+            this_tsc_generation: None,
+            nr_matched: None,
+            online,
+            vcpus_matched: None,
+            offset: next.map(|n| n as i64),
+            master_clock,
+            masterclock_update_requested: None,
+            decision: None,
+            count: None,
+        };
+        if origin == Origin::Guest {
+            // Since Linux 5.10 a guest WRMSR only moves the offset.
+            ev.matched = Some(false);
+            ev.new_generation = Some(false);
+            ev.count = Some(Count::Untouched);
+            ev.nr_matched = self.view.nr;
+            ev.vcpus_matched = self.view.nr.map(|n| n + 1 == online);
+            ev.cur_tsc_generation = self.traced().then_some(self.view.generation);
+            ev.this_tsc_generation = self.traced().then_some(self.view.this_generation[v]);
+            return Ok(ev);
+        }
+        let (Some(next), Some((_, nr, _))) = (next, track) else {
+            if self.traced() {
+                return Err(StepError(format!(
+                    "the kernel traced no kvm_track_tsc/kvm_write_tsc_offset for vCPU {v} (trace buffer overrun?)"
+                )));
+            }
+            return Ok(ev);
+        };
+        let before = self.view.nr.unwrap_or(0);
+        let view = &mut self.view;
+        // A matched write takes the generation's offset exactly (stable TSC);
+        // a new generation resets the counter. With the counter at 0 before
+        // and after, only a vCPU already in the generation can have matched.
+        let matched = Some(next) == view.cur_offset
+            && (nr > before
+                || (nr == before && (nr > 0 || view.this_generation[v] == view.generation)));
+        let count = if !matched {
+            view.generation += 1;
+            view.cur_offset = Some(next);
+            Count::Reset
+        } else if nr > before {
+            Count::Counted
+        } else {
+            Count::AlreadyCounted
+        };
+        view.this_generation[v] = view.generation;
+        view.nr = Some(nr);
+        ev.matched = Some(matched);
+        ev.new_generation = Some(!matched);
+        ev.count = Some(count);
+        ev.nr_matched = Some(nr);
+        ev.vcpus_matched = Some(nr + 1 == online);
+        ev.cur_tsc_generation = Some(view.generation);
+        ev.this_tsc_generation = Some(view.generation);
+        Ok(ev)
+    }
+
+    /// KVM_RUN until the guest's `hlt`, under the watchdog.
+    fn run_to_hlt(&mut self, v: usize) -> Result<(), StepError> {
+        let guard = Watchdog::global().arm(self.thread, Instant::now() + self.limits.run_timeout);
+        let result = loop {
+            match self.vcpus[v].run() {
+                Ok(VcpuExit::Hlt) => break Ok(()),
+                Ok(other) => {
+                    break Err(StepError(format!(
+                        "vCPU {v} stopped with an unexpected exit: {other:?}"
+                    )));
+                }
+                Err(e) if e.errno() == libc::EINTR && guard.fired() => {
+                    break Err(StepError(format!(
+                        "vCPU {v} did not reach its hlt within {} ms: interrupted",
+                        self.limits.run_timeout.as_millis()
+                    )));
+                }
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                Err(e) => break Err(step_err("KVM_RUN", e)),
+            }
+        };
+        drop(guard);
+        result
+    }
+
+    fn pvclock(&self, v: usize) -> (u32, u8) {
+        let slot = PVCLOCK + PVCLOCK_SLOT * v;
+        let version = u32::from_le_bytes(self.memory.read::<4>(slot));
+        let flags = self.memory.read::<1>(slot + 29)[0];
+        (version, flags)
+    }
+
+    /// Events lost because the trace buffer filled up.
+    pub fn overruns(&self) -> u64 {
+        self.trace.as_ref().map_or(0, Registration::overruns)
+    }
+}
+
+fn write_msr(vcpu: &VcpuFd, index: u32, data: u64) -> Result<(), StepError> {
+    let msrs = kvm_bindings::Msrs::from_entries(&[kvm_msr_entry {
+        index,
+        data,
+        ..Default::default()
+    }])
+    .map_err(|e| StepError(format!("{e:?}")))?;
+    match vcpu.set_msrs(&msrs) {
+        Ok(1) => Ok(()),
+        Ok(_) => Err(StepError(format!("KVM_SET_MSRS refused MSR {index:#x}"))),
+        Err(e) => Err(step_err("KVM_SET_MSRS", e)),
+    }
+}
+
+fn read_msr(vcpu: &VcpuFd, index: u32) -> Result<u64, StepError> {
+    let mut msrs = kvm_bindings::Msrs::from_entries(&[kvm_msr_entry {
+        index,
+        ..Default::default()
+    }])
+    .map_err(|e| StepError(format!("{e:?}")))?;
+    vcpu.get_msrs(&mut msrs)
+        .map_err(|e| step_err("KVM_GET_MSRS", e))?;
+    Ok(msrs.as_slice()[0].data)
+}
+
+impl Backend for KvmBackend {
+    fn id(&self) -> BackendId {
+        BackendId::Kvm
+    }
+
+    fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError> {
+        self.same_thread()?;
+        let v = self.vcpus.len();
+        if v as u32 >= self.limits.max_vcpus {
+            return Err(StepError(format!(
+                "the kvm backend runs at most {} vCPUs",
+                self.limits.max_vcpus
+            )));
+        }
+        let t = self.stamp(ctx, Some(0));
+        let vcpu = self
+            .vm
+            .create_vcpu(v as u64)
+            .map_err(|e| step_err("KVM_CREATE_VCPU", e))?;
+        let records = self.drain()?;
+        self.prepare(&vcpu, v)?;
+        self.vcpus.push(vcpu);
+        self.view.offsets.push(None);
+        self.view.this_generation.push(0);
+        self.pvclock_version.push(0);
+        self.observe_write(ctx, v, 0, Origin::Create, t, &records)
+    }
+
+    fn write_tsc(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        value: TscValue,
+        origin: Origin,
+    ) -> Result<WriteEvent, StepError> {
+        self.same_thread()?;
+        let v = self.vcpu(vcpu)?;
+        self.drain()?;
+        let data = self.resolve(v, value)?;
+        if origin == Origin::Guest {
+            // The guest executes WRMSR itself: rip at the stub, ecx = MSR, edx:eax = value.
+            let mut regs = self.vcpus[v]
+                .get_regs()
+                .map_err(|e| step_err("KVM_GET_REGS", e))?;
+            let saved = regs;
+            regs.rip = WRMSR_STUB as u64;
+            regs.rcx = u64::from(MSR_IA32_TSC);
+            regs.rax = data & 0xffff_ffff;
+            regs.rdx = data >> 32;
+            self.vcpus[v]
+                .set_regs(&regs)
+                .map_err(|e| step_err("KVM_SET_REGS", e))?;
+            let t = self.stamp(ctx, Some(data));
+            self.run_to_hlt(v)?;
+            self.vcpus[v]
+                .set_regs(&saved)
+                .map_err(|e| step_err("KVM_SET_REGS", e))?;
+            let records = self.drain()?;
+            return self.observe_write(ctx, v, data, origin, t, &records);
+        }
+        let t = self.stamp(ctx, Some(data));
+        write_msr(&self.vcpus[v], MSR_IA32_TSC, data)?;
+        let records = self.drain()?;
+        self.observe_write(ctx, v, data, origin, t, &records)
+    }
+
+    fn set_tsc_offset(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        offset: OffsetValue,
+    ) -> Result<WriteEvent, StepError> {
+        self.same_thread()?;
+        let v = self.vcpu(vcpu)?;
+        self.drain()?;
+        let off = match offset {
+            OffsetValue::Literal(o) => o as u64,
+            OffsetValue::Of { vcpu: k, delta } => {
+                let k = self.vcpu(k)?;
+                let base = match self.view.offsets[k] {
+                    Some(o) => o,
+                    None => sys::get_tsc_offset(&self.vcpus[k])
+                        .map_err(|e| step_err("KVM_GET_DEVICE_ATTR", e))?,
+                };
+                base.wrapping_add(delta as u64)
+            }
+        };
+        if !sys::has_tsc_offset_attr(&self.vcpus[v]) {
+            return Err(StepError(
+                "this kernel has no KVM_VCPU_TSC_OFFSET attribute (Linux ≥ 5.16)".into(),
+            ));
+        }
+        let t = self.stamp(ctx, None);
+        sys::set_tsc_offset(&self.vcpus[v], off)
+            .map_err(|e| step_err("KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", e))?;
+        let records = self.drain()?;
+        let value = t.tsc.wrapping_add(off);
+        self.observe_write(ctx, v, value, Origin::Offset, t, &records)
+    }
+
+    fn set_tsc_khz(&mut self, ctx: &StepCtx, vcpu: u32, khz: u32) -> Result<KhzEvent, StepError> {
+        self.same_thread()?;
+        let v = self.vcpu(vcpu)?;
+        let t = self.stamp(ctx, None);
+        let wanted = if khz == 0 { self.tsc_khz } else { khz };
+        // Without TSC scaling a rate below the host's fails with EINVAL, yet
+        // the kernel has already stored it: believe KVM_GET_TSC_KHZ.
+        let set = self.vcpus[v].set_tsc_khz(wanted);
+        let now = self.vcpus[v]
+            .get_tsc_khz()
+            .map_err(|e| step_err("KVM_GET_TSC_KHZ", e))?;
+        if now != wanted {
+            return Err(step_err(
+                "KVM_SET_TSC_KHZ",
+                set.err()
+                    .map_or("the rate did not change".to_string(), |e| e.to_string()),
+            ));
+        }
+        Ok(KhzEvent {
+            backend: BackendId::Kvm,
+            step: ctx.step,
+            line: ctx.line,
+            t_ns: self.t_ns(t),
+            vcpu,
+            virtual_tsc_khz: now,
+        })
+    }
+
+    fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError> {
+        self.same_thread()?;
+        self.drain()?;
+        let t = self.stamp(ctx, None);
+        let c = self
+            .vm
+            .get_clock()
+            .map_err(|e| step_err("KVM_GET_CLOCK", e))?;
+        let set = kvm_clock_data {
+            clock: c.clock,
+            ..Default::default()
+        };
+        self.vm
+            .set_clock(&set)
+            .map_err(|e| step_err("KVM_SET_CLOCK", e))?;
+        let records = self.drain()?;
+        let vcpus_matched = records.iter().rev().find_map(|r| match r {
+            Record::UpdateMasterClock { vcpus_matched, .. } => Some(*vcpus_matched),
+            _ => None,
+        });
+        Ok(ClockEvent {
+            backend: BackendId::Kvm,
+            step: ctx.step,
+            line: ctx.line,
+            t_ns: self.t_ns(t),
+            master_clock: self.master_clock()?,
+            vcpus_matched,
+        })
+    }
+
+    fn wait(&mut self, ctx: &StepCtx, d: scenarios::ast::Duration) -> Result<(), StepError> {
+        let d = Duration::from_nanos(d.ns);
+        if self.waited + d > self.limits.max_wait {
+            return Err(StepError(format!(
+                "the kvm backend waits at most {} s in all",
+                self.limits.max_wait.as_secs()
+            )));
+        }
+        self.stamp(ctx, None);
+        self.waited += d;
+        std::thread::sleep(d);
+        Ok(())
+    }
+
+    fn run_vcpu(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        implicit: bool,
+    ) -> Result<RunEvent, StepError> {
+        self.same_thread()?;
+        let v = self.vcpu(vcpu)?;
+        self.drain()?;
+        let t = self.stamp(ctx, None);
+        self.run_to_hlt(v)?;
+        let records = self.drain()?;
+        let (version, flags) = self.pvclock(v);
+        let rewritten = version != self.pvclock_version[v];
+        self.pvclock_version[v] = version;
+        let (masterclock_updated, clock_updated) = if self.traced() {
+            let mc = records
+                .iter()
+                .any(|r| matches!(r, Record::UpdateMasterClock { .. }));
+            let pv = records
+                .iter()
+                .any(|r| matches!(r, Record::PvclockUpdate { vcpu, .. } if *vcpu as usize == v));
+            (Some(mc), Some(pv))
+        } else {
+            (None, Some(rewritten))
+        };
+        Ok(RunEvent {
+            backend: BackendId::Kvm,
+            step: ctx.step,
+            line: ctx.line,
+            t_ns: self.t_ns(t),
+            vcpu,
+            masterclock_updated,
+            clock_updated,
+            master_clock: self.master_clock()?,
+            pvclock_stable: flags & 1 != 0,
+            implicit,
+        })
+    }
+
+    fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary {
+        let n = self.vcpus.len();
+        let pvclock_stable: Vec<bool> = (0..n).map(|v| self.pvclock(v).1 & 1 != 0).collect();
+        let nr = self.view.nr.filter(|_| self.traced());
+        let online = n as u32;
+        let mut host = self.host.clone();
+        let lost = self.overruns();
+        if lost > 0 {
+            host.notes.push(format!(
+                "{lost} trace events were lost to a full buffer: counters may be wrong"
+            ));
+        }
+        Summary {
+            backend: BackendId::Kvm,
+            online,
+            nr_matched: nr,
+            vcpus_matched: nr.map(|n| n + 1 == online),
+            master_clock: self.master_clock().unwrap_or(false),
+            kvmclock_stable: n > 0 && pvclock_stable.iter().all(|&b| b),
+            pvclock_stable,
+            this_tsc_generation: self.traced().then(|| self.view.this_generation.clone()),
+            cur_tsc_generation: self.traced().then_some(self.view.generation),
+            writes: ctx.write.saturating_sub(1),
+            implicit_run,
+            t_ns: self.t_ns(now()),
+            host: Some(host),
+        }
+    }
+}
