@@ -2,6 +2,7 @@
 //! and the conformance check of the `linux-6.18` model against this machine's
 //! kernel. The `lab-server` binary is the command line over it.
 
+pub mod bench;
 pub mod conform;
 pub mod kvm;
 pub mod random;

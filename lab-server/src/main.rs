@@ -59,6 +59,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure what the kvm backend costs on top of KVM's own ioctls (8-vCPU QEMU-like scenario).
+    Bench {
+        /// Repetitions of each measurement.
+        #[arg(long, default_value_t = 100)]
+        reps: usize,
+    },
     /// Check the linux-6.18 model against this machine's KVM, write by write, on the
     /// library and on seeded random scenarios; non-zero exit on any divergence.
     Conform {
@@ -150,6 +156,7 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Host { json } => host(&mut out, json),
+        Command::Bench { reps } => bench(&mut out, reps),
         Command::Conform {
             count,
             seed,
@@ -369,6 +376,55 @@ fn compare_runs(
         runs.push(run);
     }
     (runs, kvm_note)
+}
+
+fn bench(out: &mut impl Write, reps: usize) -> Result<(), Fail> {
+    let report = lab_server::kvm::host::report();
+    let f = lab_server::bench::measure(&report, reps.max(3))
+        .map_err(|e| Fail::Input(format!("bench: {e}")))?;
+    writeln!(
+        out,
+        "kvm backend cost, medians of {} runs ({}, Linux {})",
+        reps.max(3),
+        report.flavour,
+        report.kernel
+    )?;
+    writeln!(out, "  KVM_CREATE_VM            {:>9.1} µs", f.create_vm_us)?;
+    writeln!(
+        out,
+        "  KVM_CREATE_VCPU          {:>9.1} µs",
+        f.create_vcpu_us
+    )?;
+    writeln!(out, "  KVM_SET_MSRS (TSC)       {:>9.1} µs", f.set_msrs_us)?;
+    writeln!(out, "  KVM_RUN → hlt            {:>9.1} µs", f.run_us)?;
+    writeln!(
+        out,
+        "8-vCPU QEMU-like scenario (create 8, two rounds of TSC = 0, run each):"
+    )?;
+    writeln!(
+        out,
+        "  bare ioctls              {:>9.1} µs",
+        f.raw_scenario_us
+    )?;
+    writeln!(
+        out,
+        "  kvm backend, untraced    {:>9.1} µs   {:.2}× the bare ioctls",
+        f.untraced_us,
+        f.untraced_us / f.raw_scenario_us
+    )?;
+    writeln!(
+        out,
+        "  bare ioctls + trace reads{:>9.1} µs   (one bare trace_pipe read per step)",
+        f.raw_traced_us
+    )?;
+    writeln!(
+        out,
+        "  kvm backend, traced      {:>9.1} µs   {:.2}× the bare ioctls + trace reads ({:.2}× the bare ioctls)",
+        f.traced_us,
+        f.traced_us / f.raw_traced_us,
+        f.traced_us / f.raw_scenario_us
+    )?;
+    Ok(())
 }
 
 fn host(out: &mut impl Write, json: bool) -> Result<(), Fail> {

@@ -214,9 +214,11 @@ impl Checker<'_> {
                 self.block(body, &mut once, depth + 1);
                 let n = u64::from(*count);
                 let grow = |a: u64, b: u64| -> Option<u64> { a.checked_add(b.checked_mul(n)?) };
+                // Counts only grow, but a bound already crossed caps them:
+                // subtract with saturation (fuzz crash 7e2564ff).
                 let vcpus = grow(
                     u64::from(before.vcpus),
-                    u64::from(once.vcpus - before.vcpus),
+                    u64::from(once.vcpus.saturating_sub(before.vcpus)),
                 );
                 match vcpus.filter(|&v| v <= u64::from(MAX_VCPUS)) {
                     Some(v) => at.vcpus = v as u32,
@@ -229,9 +231,9 @@ impl Checker<'_> {
                         at.vcpus = MAX_VCPUS;
                     }
                 }
-                let steps = grow(before.steps, once.steps - before.steps);
-                let writes = grow(before.writes, once.writes - before.writes);
-                let wait = grow(before.wait_ns, once.wait_ns - before.wait_ns);
+                let steps = grow(before.steps, once.steps.saturating_sub(before.steps));
+                let writes = grow(before.writes, once.writes.saturating_sub(before.writes));
+                let wait = grow(before.wait_ns, once.wait_ns.saturating_sub(before.wait_ns));
                 // Report a bound once, at the outermost repeat that crosses it.
                 let crossed_inside = once.steps > MAX_STEPS || once.wait_ns > MAX_WAIT_NS;
                 match steps.filter(|&s| s <= MAX_STEPS) {
@@ -246,7 +248,7 @@ impl Checker<'_> {
                                 ),
                             );
                         }
-                        at.steps = MAX_STEPS + 1;
+                        at.steps = before.steps.max(MAX_STEPS + 1);
                     }
                 }
                 at.writes = writes.unwrap_or(u64::MAX);
@@ -260,7 +262,7 @@ impl Checker<'_> {
                                 "this `repeat` waits more than ten years in all; lower its count",
                             );
                         }
-                        at.wait_ns = MAX_WAIT_NS + 1;
+                        at.wait_ns = before.wait_ns.max(MAX_WAIT_NS + 1);
                     }
                 }
             }

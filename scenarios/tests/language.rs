@@ -255,6 +255,22 @@ fn an_unstable_host_tsc_is_not_the_clocksource() {
     assert_eq!(host.clocksource, Clocksource::Hpet);
 }
 
+/// Fuzz crash 7e2564ff (10 M-input run, 3.2 M in): a `repeat` whose body
+/// crosses the step bound after the scenario already had overflowed it made
+/// the checker subtract below zero — a panic in debug builds.
+#[test]
+fn fuzz_7e2564ff_nested_repeat_past_the_step_bound() {
+    let text = "create 1\nrepeat 2000000\n  write * 0\nend\nwrite * 0\nrepeat 2\n  repeat 2000000\n    write * 0\n  end\nend\n";
+    let e = parse(text).unwrap_err();
+    assert!(
+        e.0.iter()
+            .any(|e| e.line == 2 && e.message.contains("past 1000000 steps")),
+        "{e}"
+    );
+    let crash = include_bytes!("fuzz/crash-7e2564ff");
+    assert!(parse(&String::from_utf8_lossy(crash)).is_err());
+}
+
 #[test]
 fn all_errors_are_reported_not_just_the_first() {
     let e = parse("create 2\nwrte 0 0\nwait 5\nrun 7\n").unwrap_err();

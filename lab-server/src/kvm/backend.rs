@@ -26,7 +26,7 @@ use scenarios::trace::{
 };
 
 use super::sys::{self, GuestMemory, MSR_IA32_TSC, MSR_KVM_SYSTEM_TIME_NEW};
-use super::tracefs::{Record, Registration, Tracer};
+use super::tracefs::{self, Handle, Record};
 use super::watchdog::Watchdog;
 
 /// Bounds for scenarios run on real KVM (they may come from anyone).
@@ -92,6 +92,69 @@ const GUEST_CODE: [u8; 12] = [
 /// wrmsr; hlt (the guest's own MSR_IA32_TSC write: ecx, edx:eax set by the host).
 const GUEST_WRMSR: [u8; 3] = [0x0f, 0x30, 0xf4];
 
+/// A VM with the lab's guest loaded. Field order is drop order: the vCPU fds
+/// (each keeps the VM alive in the kernel), the VM, then the memory it maps.
+#[derive(Debug)]
+pub(crate) struct Vm {
+    pub(crate) vcpus: Vec<VcpuFd>,
+    pub(crate) fd: VmFd,
+    pub(crate) memory: GuestMemory,
+}
+
+impl Vm {
+    /// KVM_CREATE_VM, 1 MiB of RAM at guest-physical 0, the guest code.
+    pub(crate) fn new(kvm: &Kvm) -> Result<Vm, String> {
+        let fd = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+        let memory = GuestMemory::new(MEM_SIZE).map_err(|e| format!("guest memory: {e}"))?;
+        memory.write(CODE, &GUEST_CODE);
+        memory.write(WRMSR_STUB, &GUEST_WRMSR);
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: memory.len() as u64,
+            userspace_addr: memory.host_addr(),
+        };
+        // SAFETY: `region` describes `memory`, which this `Vm` owns and drops
+        // only after the VM fd and every vCPU fd (field order), so the mapping
+        // outlives every use the kernel makes of it.
+        unsafe { fd.set_user_memory_region(region) }
+            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION: {e}"))?;
+        Ok(Vm {
+            vcpus: Vec::new(),
+            fd,
+            memory,
+        })
+    }
+}
+
+/// Sets up a new vCPU: real mode at CODE, its TSC slot in bx, its pvclock area.
+pub(crate) fn prepare(vcpu: &VcpuFd, v: usize) -> Result<(), String> {
+    let mut sregs = vcpu
+        .get_sregs()
+        .map_err(|e| format!("KVM_GET_SREGS: {e}"))?;
+    sregs.cs.base = 0;
+    sregs.cs.selector = 0;
+    sregs.ds.base = TSC_SLOTS as u64;
+    sregs.ds.selector = (TSC_SLOTS >> 4) as u16;
+    vcpu.set_sregs(&sregs)
+        .map_err(|e| format!("KVM_SET_SREGS: {e}"))?;
+    let regs = kvm_bindings::kvm_regs {
+        rip: CODE as u64,
+        rflags: 2,
+        rbx: 16 * v as u64,
+        ..Default::default()
+    };
+    vcpu.set_regs(&regs)
+        .map_err(|e| format!("KVM_SET_REGS: {e}"))?;
+    write_msr(
+        vcpu,
+        MSR_KVM_SYSTEM_TIME_NEW,
+        (PVCLOCK + PVCLOCK_SLOT * v) as u64 | 1,
+    )
+    .map_err(|e| e.0)
+}
+
 /// What the backend infers of the kernel's matching state from the trace.
 #[derive(Debug, Default)]
 struct KernelView {
@@ -106,13 +169,9 @@ struct KernelView {
 /// A VM on real KVM, driven step by step.
 #[derive(Debug)]
 pub struct KvmBackend {
-    // Field order is drop order: vCPU fds (each keeps the VM alive), the VM,
-    // then its memory.
-    vcpus: Vec<VcpuFd>,
-    vm: VmFd,
-    memory: GuestMemory,
+    vm: Vm,
     _kvm: Kvm,
-    trace: Option<Registration>,
+    trace: Option<Handle>,
     tid: i32,
     thread: libc::pthread_t,
     host: HostReport,
@@ -137,41 +196,31 @@ fn now() -> HostTime {
 }
 
 impl KvmBackend {
-    /// Creates the VM and its memory. `host` is the report of this machine.
+    /// Creates the VM and its memory, traced when tracefs allows.
     pub fn new(host: HostReport, limits: Limits) -> Result<Self, String> {
+        Self::with_tracing(host, limits, true)
+    }
+
+    /// As [`KvmBackend::new`]; `trace: false` leaves tracepoints unread (for
+    /// measuring what tracing costs).
+    pub fn with_tracing(host: HostReport, limits: Limits, trace: bool) -> Result<Self, String> {
         let kvm = super::host::open_kvm()?;
         let tsc_khz = host.tsc_khz.ok_or("KVM_GET_TSC_KHZ failed on this host")?;
         let tid = sys::gettid();
         sys::install_kick_handler();
         // Trace first, so that even the VM's creation is seen.
-        let trace = match Tracer::get() {
-            Ok(t) => Some(t.register(tid).map_err(|e| e.0)?),
-            Err(_) => None,
+        let trace = if trace {
+            tracefs::this_thread().ok()
+        } else {
+            None
         };
         if let Some(t) = &trace {
             t.drain().map_err(|e| format!("trace_pipe: {e}"))?;
         }
         let start = now();
-        let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
-        let memory = GuestMemory::new(MEM_SIZE).map_err(|e| format!("guest memory: {e}"))?;
-        memory.write(CODE, &GUEST_CODE);
-        memory.write(WRMSR_STUB, &GUEST_WRMSR);
-        let region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: memory.len() as u64,
-            userspace_addr: memory.host_addr(),
-        };
-        // SAFETY: `region` describes `memory`, which this backend owns and
-        // drops only after the VM (field order), so the mapping outlives
-        // every use the kernel makes of it.
-        unsafe { vm.set_user_memory_region(region) }
-            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION: {e}"))?;
+        let vm = Vm::new(&kvm)?;
         Ok(KvmBackend {
-            vcpus: Vec::new(),
             vm,
-            memory,
             _kvm: kvm,
             trace,
             tid,
@@ -251,12 +300,12 @@ impl KvmBackend {
     }
 
     fn vcpu(&self, v: u32) -> Result<usize, StepError> {
-        if (v as usize) < self.vcpus.len() {
+        if (v as usize) < self.vm.vcpus.len() {
             Ok(v as usize)
         } else {
             Err(StepError(format!(
                 "vCPU {v} does not exist (the VM has {} vCPUs)",
-                self.vcpus.len()
+                self.vm.vcpus.len()
             )))
         }
     }
@@ -271,6 +320,7 @@ impl KvmBackend {
     fn master_clock(&self) -> Result<bool, StepError> {
         let c = self
             .vm
+            .fd
             .get_clock()
             .map_err(|e| step_err("KVM_GET_CLOCK", e))?;
         Ok(c.flags & KVM_CLOCK_TSC_STABLE != 0)
@@ -283,7 +333,7 @@ impl KvmBackend {
         let host = sys::rdtsc();
         match self.view.offsets.get(v).copied().flatten() {
             Some(off) => Ok(host.wrapping_add(off)),
-            None => read_msr(&self.vcpus[v], MSR_IA32_TSC),
+            None => read_msr(&self.vm.vcpus[v], MSR_IA32_TSC),
         }
     }
 
@@ -297,7 +347,7 @@ impl KvmBackend {
             None => v,
         };
         let base = self.guest_tsc(source)?;
-        let khz = self.vcpus[v].get_tsc_khz().unwrap_or(self.tsc_khz);
+        let khz = self.vm.vcpus[v].get_tsc_khz().unwrap_or(self.tsc_khz);
         let cycles = match delta.amount {
             DeltaAmount::Cycles(c) => c,
             DeltaAmount::Time(d) => nsec_to_cycles(khz, d.ns),
@@ -308,30 +358,6 @@ impl KvmBackend {
             base.checked_add(cycles)
         };
         r.ok_or_else(|| StepError(format!("{value} is out of range: the guest TSC is {base}")))
-    }
-
-    /// Sets up a new vCPU: real mode at CODE, its TSC slot in bx, its pvclock area.
-    fn prepare(&self, vcpu: &VcpuFd, v: usize) -> Result<(), StepError> {
-        let mut sregs = vcpu.get_sregs().map_err(|e| step_err("KVM_GET_SREGS", e))?;
-        sregs.cs.base = 0;
-        sregs.cs.selector = 0;
-        sregs.ds.base = TSC_SLOTS as u64;
-        sregs.ds.selector = (TSC_SLOTS >> 4) as u16;
-        vcpu.set_sregs(&sregs)
-            .map_err(|e| step_err("KVM_SET_SREGS", e))?;
-        let regs = kvm_bindings::kvm_regs {
-            rip: CODE as u64,
-            rflags: 2,
-            rbx: 16 * v as u64,
-            ..Default::default()
-        };
-        vcpu.set_regs(&regs)
-            .map_err(|e| step_err("KVM_SET_REGS", e))?;
-        write_msr(
-            vcpu,
-            MSR_KVM_SYSTEM_TIME_NEW,
-            (PVCLOCK + PVCLOCK_SLOT * v) as u64 | 1,
-        )
     }
 
     /// Turns the trace of one write into the shared event.
@@ -358,7 +384,7 @@ impl KvmBackend {
             } if *vcpu as usize == v => Some((*masterclock, *offsetmatched, *nr_online)),
             _ => None,
         });
-        let online = track.map_or(self.vcpus.len() as u32, |t| t.2);
+        let online = track.map_or(self.vm.vcpus.len() as u32, |t| t.2);
         let master_clock = match track {
             Some((m, ..)) => m,
             None => self.master_clock()?,
@@ -440,7 +466,7 @@ impl KvmBackend {
     fn run_to_hlt(&mut self, v: usize) -> Result<(), StepError> {
         let guard = Watchdog::global().arm(self.thread, Instant::now() + self.limits.run_timeout);
         let result = loop {
-            match self.vcpus[v].run() {
+            match self.vm.vcpus[v].run() {
                 Ok(VcpuExit::Hlt) => break Ok(()),
                 Ok(other) => {
                     break Err(StepError(format!(
@@ -463,14 +489,14 @@ impl KvmBackend {
 
     fn pvclock(&self, v: usize) -> (u32, u8) {
         let slot = PVCLOCK + PVCLOCK_SLOT * v;
-        let version = u32::from_le_bytes(self.memory.read::<4>(slot));
-        let flags = self.memory.read::<1>(slot + 29)[0];
+        let version = u32::from_le_bytes(self.vm.memory.read::<4>(slot));
+        let flags = self.vm.memory.read::<1>(slot + 29)[0];
         (version, flags)
     }
 
     /// Events lost because the trace buffer filled up.
     pub fn overruns(&self) -> u64 {
-        self.trace.as_ref().map_or(0, Registration::overruns)
+        self.trace.as_ref().map_or(0, Handle::overruns)
     }
 }
 
@@ -506,7 +532,7 @@ impl Backend for KvmBackend {
 
     fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError> {
         self.same_thread()?;
-        let v = self.vcpus.len();
+        let v = self.vm.vcpus.len();
         if v as u32 >= self.limits.max_vcpus {
             return Err(StepError(format!(
                 "the kvm backend runs at most {} vCPUs",
@@ -516,11 +542,12 @@ impl Backend for KvmBackend {
         let t = self.stamp(ctx, Some(0));
         let vcpu = self
             .vm
+            .fd
             .create_vcpu(v as u64)
             .map_err(|e| step_err("KVM_CREATE_VCPU", e))?;
         let records = self.drain()?;
-        self.prepare(&vcpu, v)?;
-        self.vcpus.push(vcpu);
+        prepare(&vcpu, v).map_err(StepError)?;
+        self.vm.vcpus.push(vcpu);
         self.view.offsets.push(None);
         self.view.this_generation.push(0);
         self.pvclock_version.push(0);
@@ -536,11 +563,10 @@ impl Backend for KvmBackend {
     ) -> Result<WriteEvent, StepError> {
         self.same_thread()?;
         let v = self.vcpu(vcpu)?;
-        self.drain()?;
         let data = self.resolve(v, value)?;
         if origin == Origin::Guest {
             // The guest executes WRMSR itself: rip at the stub, ecx = MSR, edx:eax = value.
-            let mut regs = self.vcpus[v]
+            let mut regs = self.vm.vcpus[v]
                 .get_regs()
                 .map_err(|e| step_err("KVM_GET_REGS", e))?;
             let saved = regs;
@@ -548,19 +574,19 @@ impl Backend for KvmBackend {
             regs.rcx = u64::from(MSR_IA32_TSC);
             regs.rax = data & 0xffff_ffff;
             regs.rdx = data >> 32;
-            self.vcpus[v]
+            self.vm.vcpus[v]
                 .set_regs(&regs)
                 .map_err(|e| step_err("KVM_SET_REGS", e))?;
             let t = self.stamp(ctx, Some(data));
             self.run_to_hlt(v)?;
-            self.vcpus[v]
+            self.vm.vcpus[v]
                 .set_regs(&saved)
                 .map_err(|e| step_err("KVM_SET_REGS", e))?;
             let records = self.drain()?;
             return self.observe_write(ctx, v, data, origin, t, &records);
         }
         let t = self.stamp(ctx, Some(data));
-        write_msr(&self.vcpus[v], MSR_IA32_TSC, data)?;
+        write_msr(&self.vm.vcpus[v], MSR_IA32_TSC, data)?;
         let records = self.drain()?;
         self.observe_write(ctx, v, data, origin, t, &records)
     }
@@ -573,26 +599,25 @@ impl Backend for KvmBackend {
     ) -> Result<WriteEvent, StepError> {
         self.same_thread()?;
         let v = self.vcpu(vcpu)?;
-        self.drain()?;
         let off = match offset {
             OffsetValue::Literal(o) => o as u64,
             OffsetValue::Of { vcpu: k, delta } => {
                 let k = self.vcpu(k)?;
                 let base = match self.view.offsets[k] {
                     Some(o) => o,
-                    None => sys::get_tsc_offset(&self.vcpus[k])
+                    None => sys::get_tsc_offset(&self.vm.vcpus[k])
                         .map_err(|e| step_err("KVM_GET_DEVICE_ATTR", e))?,
                 };
                 base.wrapping_add(delta as u64)
             }
         };
-        if !sys::has_tsc_offset_attr(&self.vcpus[v]) {
+        if !sys::has_tsc_offset_attr(&self.vm.vcpus[v]) {
             return Err(StepError(
                 "this kernel has no KVM_VCPU_TSC_OFFSET attribute (Linux ≥ 5.16)".into(),
             ));
         }
         let t = self.stamp(ctx, None);
-        sys::set_tsc_offset(&self.vcpus[v], off)
+        sys::set_tsc_offset(&self.vm.vcpus[v], off)
             .map_err(|e| step_err("KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", e))?;
         let records = self.drain()?;
         let value = t.tsc.wrapping_add(off);
@@ -606,8 +631,8 @@ impl Backend for KvmBackend {
         let wanted = if khz == 0 { self.tsc_khz } else { khz };
         // Without TSC scaling a rate below the host's fails with EINVAL, yet
         // the kernel has already stored it: believe KVM_GET_TSC_KHZ.
-        let set = self.vcpus[v].set_tsc_khz(wanted);
-        let now = self.vcpus[v]
+        let set = self.vm.vcpus[v].set_tsc_khz(wanted);
+        let now = self.vm.vcpus[v]
             .get_tsc_khz()
             .map_err(|e| step_err("KVM_GET_TSC_KHZ", e))?;
         if now != wanted {
@@ -629,10 +654,10 @@ impl Backend for KvmBackend {
 
     fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError> {
         self.same_thread()?;
-        self.drain()?;
         let t = self.stamp(ctx, None);
         let c = self
             .vm
+            .fd
             .get_clock()
             .map_err(|e| step_err("KVM_GET_CLOCK", e))?;
         let set = kvm_clock_data {
@@ -640,6 +665,7 @@ impl Backend for KvmBackend {
             ..Default::default()
         };
         self.vm
+            .fd
             .set_clock(&set)
             .map_err(|e| step_err("KVM_SET_CLOCK", e))?;
         let records = self.drain()?;
@@ -679,24 +705,19 @@ impl Backend for KvmBackend {
     ) -> Result<RunEvent, StepError> {
         self.same_thread()?;
         let v = self.vcpu(vcpu)?;
-        self.drain()?;
         let t = self.stamp(ctx, None);
         self.run_to_hlt(v)?;
         let records = self.drain()?;
         let (version, flags) = self.pvclock(v);
         let rewritten = version != self.pvclock_version[v];
         self.pvclock_version[v] = version;
-        let (masterclock_updated, clock_updated) = if self.traced() {
-            let mc = records
+        // The page's version moves by 2 at each rewrite: no tracepoint needed.
+        let clock_updated = Some(rewritten);
+        let masterclock_updated = self.traced().then(|| {
+            records
                 .iter()
-                .any(|r| matches!(r, Record::UpdateMasterClock { .. }));
-            let pv = records
-                .iter()
-                .any(|r| matches!(r, Record::PvclockUpdate { vcpu, .. } if *vcpu as usize == v));
-            (Some(mc), Some(pv))
-        } else {
-            (None, Some(rewritten))
-        };
+                .any(|r| matches!(r, Record::UpdateMasterClock { .. }))
+        });
         Ok(RunEvent {
             backend: BackendId::Kvm,
             step: ctx.step,
@@ -712,7 +733,7 @@ impl Backend for KvmBackend {
     }
 
     fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary {
-        let n = self.vcpus.len();
+        let n = self.vm.vcpus.len();
         let pvclock_stable: Vec<bool> = (0..n).map(|v| self.pvclock(v).1 & 1 != 0).collect();
         let nr = self.view.nr.filter(|_| self.traced());
         let online = n as u32;
