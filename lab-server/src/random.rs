@@ -61,7 +61,13 @@ pub fn scenario(rng: &mut Rng) -> String {
                     6 => format!("{}_000_000_000_000", 1 + rng.below(9)),
                     _ => "1".to_string(),
                 };
-                out.push_str(&format!("write {t} {v}\n"));
+                // Now and then the guest writes its own TSC instead.
+                let op = if rng.chance(10) {
+                    "guest-write"
+                } else {
+                    "write"
+                };
+                out.push_str(&format!("{op} {t} {v}\n"));
             }
             45..=64 => {
                 let d = if rng.chance(3) {

@@ -52,7 +52,8 @@ pub enum StmtKind {
     Create { count: u32 },
     /// `write T V` — host-initiated MSR_IA32_TSC write (KVM_SET_MSRS) to each vCPU of T.
     Write { targets: Targets, value: TscValue },
-    /// `guest-write T V` — the guest itself executes WRMSR IA32_TSC on each vCPU of T.
+    /// `guest-write T V` — the guest itself executes WRMSR IA32_TSC on each vCPU
+    /// of T (entering the vCPU handles its pending requests, as `run` does).
     GuestWrite { targets: Targets, value: TscValue },
     /// `tsc-khz T KHZ` — KVM_SET_TSC_KHZ on each vCPU of T.
     TscKhz { targets: Targets, khz: u32 },

@@ -148,12 +148,13 @@ fn lab() -> Result<(), String> {
     let bin = root().join("target/debug/lab-server");
     let bin = bin.to_str().ok_or("non-UTF-8 path")?;
     println!(
-        "\nTSC Lab — the models side by side on QEMU 2.0 booting 4 vCPUs.\n\
+        "\nTSC Lab — QEMU 2.0 booting 4 vCPUs on every kernel model and, when /dev/kvm is usable, on this machine's KVM.\n\
          (The HTTP server and the notebook arrive with their issues; until then the lab is this CLI.)"
     );
+    run(bin, &["host"])?;
     run(bin, &["run", "qemu-2.0-boot-4", "--compare"])?;
     println!(
-        "\nNext:\n  {bin} list\n  {bin} run qemu-2.0-boot-1 --backend linux-3.14\n  {bin} run u8-generation-wrap --compare\n  {bin} check scenarios/library/*.tsc"
+        "\nNext:\n  {bin} list\n  {bin} run qemu-2.0-boot-1 --backend linux-3.14\n  {bin} run qemu-2.0-boot-8 --backend kvm\n  {bin} run u8-generation-wrap --compare\n  {bin} conform --count 200\n  {bin} check scenarios/library/*.tsc"
     );
     Ok(())
 }

@@ -406,6 +406,11 @@ impl<K: KernelModel + std::fmt::Debug> Backend for ModelBackend<K> {
             Some(d) => d,
             None => self.resolve(v, value, now)?,
         };
+        if origin == Origin::Guest {
+            // The guest writes its TSC while it runs: entering it handled the
+            // vCPU's pending requests first, as any KVM_RUN does.
+            self.kernel.run(v, now);
+        }
         let o = self
             .kernel
             .set_msr_tsc(v, data, origin != Origin::Guest, now);
