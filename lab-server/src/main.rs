@@ -298,9 +298,9 @@ fn run(
             return;
         }
         let r = if json {
-            writeln!(out, "{}", to_json(&e))
+            writeln!(out, "{}", to_json(e))
         } else {
-            table.event(out, &e)
+            table.event(out, e)
         };
         if let Err(err) = r {
             io_err = Some(err);
@@ -333,7 +333,7 @@ fn compare_runs(
         {
             Ok(mut b) => {
                 let mut events = Vec::new();
-                let error = scenarios::execute(scenario, &mut b, &mut |e| events.push(e))
+                let error = scenarios::execute(scenario, &mut b, &mut |e| events.push(e.clone()))
                     .err()
                     .map(at);
                 Some((
@@ -362,9 +362,10 @@ fn compare_runs(
             };
             let mut events = Vec::new();
             let mut model = scenarios::models::model(b, host, timing).expect("a model backend");
-            let error = scenarios::execute(scenario, model.as_mut(), &mut |e| events.push(e))
-                .err()
-                .map(at);
+            let error =
+                scenarios::execute(scenario, model.as_mut(), &mut |e| events.push(e.clone()))
+                    .err()
+                    .map(at);
             render::ModelRun {
                 backend: b,
                 events,

@@ -72,7 +72,7 @@ pub trait Backend: fmt::Debug {
 pub fn execute(
     scenario: &Scenario,
     backend: &mut dyn Backend,
-    sink: &mut dyn FnMut(Event),
+    sink: &mut dyn FnMut(&Event),
 ) -> Result<Summary, Error> {
     let mut ex = Executor {
         backend,
@@ -94,12 +94,12 @@ pub fn execute(
                 .backend
                 .run_vcpu(&ex.ctx, v, true)
                 .map_err(|e| ex.fail(e))?;
-            (ex.sink)(Event::Run(ev));
+            (ex.sink)(&Event::Run(ev));
             ex.ctx.step += 1;
         }
     }
     let summary = ex.backend.summary(&ex.ctx, implicit);
-    (ex.sink)(Event::Summary(summary.clone()));
+    (ex.sink)(&Event::Summary(summary.clone()));
     Ok(summary)
 }
 
@@ -109,7 +109,7 @@ pub fn execute_collect(
     backend: &mut dyn Backend,
 ) -> Result<Vec<Event>, Error> {
     let mut events = Vec::new();
-    execute(scenario, backend, &mut |e| events.push(e))?;
+    execute(scenario, backend, &mut |e| events.push(e.clone()))?;
     Ok(events)
 }
 
@@ -141,7 +141,7 @@ pub fn replay_model(
 
 struct Executor<'a> {
     backend: &'a mut dyn Backend,
-    sink: &'a mut dyn FnMut(Event),
+    sink: &'a mut dyn FnMut(&Event),
     ctx: StepCtx,
     online: u32,
     ended_with_full_run: bool,
@@ -154,7 +154,7 @@ impl Executor<'_> {
     }
 
     fn emit(&mut self, e: Event) {
-        (self.sink)(e);
+        (self.sink)(&e);
         self.ctx.step += 1;
     }
 

@@ -120,6 +120,8 @@ impl<G: Generation> Kvm<G> {
         target_tsc.wrapping_sub(scale_tsc(now.tsc, khz, self.host.tsc_khz))
     }
 
+    // Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+    #[inline(always)]
     fn kvm_write_tsc(&mut self, v: usize, data: u64, now: HostTime) -> WriteOutcome {
         match self.id {
             BackendId::Linux314 => kvm_write_tsc(self, v, data, now),
@@ -158,6 +160,8 @@ pub(crate) fn usdiff<G>(kvm: &Kvm<G>, v: usize, data: u64, elapsed: &mut u64) ->
 }
 
 /// `kvm_write_tsc(vcpu, msr)` of Linux 3.14.1, step by step.
+// Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+#[inline(always)]
 pub fn kvm_write_tsc<G: Generation>(
     kvm: &mut Kvm<G>,
     v: usize,
@@ -251,6 +255,8 @@ pub fn kvm_write_tsc<G: Generation>(
 /// November 2014): ask for a master-clock update only to turn it on or off, and
 /// only on the vCPU that wrote. Returns whether a request was made; the
 /// `kvm_track_tsc` tracepoint prints `nr_vcpus_matched_tsc` as `offsetmatched`.
+// Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+#[inline(always)]
 pub fn kvm_track_tsc_matching<G: Generation>(kvm: &mut Kvm<G>, v: usize) -> bool {
     // Note: the vCPU that started the generation is not counted, hence "+1".
     let vcpus_matched = kvm.arch.nr_vcpus_matched_tsc + 1 == kvm.online_vcpus as i32;

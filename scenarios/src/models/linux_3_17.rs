@@ -24,6 +24,8 @@ use super::{Generation, HostTime, WriteOutcome, nsec_to_cycles};
 use crate::trace::{Count, Decision, SyncRule};
 
 /// `kvm_write_tsc(vcpu, msr)` of Linux 3.17.0, step by step.
+// Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+#[inline(always)]
 pub fn kvm_write_tsc<G: Generation>(
     kvm: &mut Kvm<G>,
     v: usize,

@@ -123,6 +123,8 @@ impl Kvm {
 
 /// `kvm_synchronize_tsc(vcpu, user_value)`: `None` is the creation call
 /// (`kvm_arch_vcpu_postcreate`), `Some` a host-initiated MSR_IA32_TSC write.
+// Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+#[inline(always)]
 pub fn kvm_synchronize_tsc(
     kvm: &mut Kvm,
     v: usize,
@@ -201,6 +203,8 @@ pub fn kvm_synchronize_tsc(
 /// records the write, sets the offset, and tracks the generation the vCPU
 /// joined. Returns what happened to the counter and whether a master-clock
 /// update was requested.
+// Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+#[inline(always)]
 pub fn __kvm_synchronize_tsc(
     kvm: &mut Kvm,
     v: usize,
@@ -254,6 +258,8 @@ fn kvm_vcpu_write_tsc_offset(kvm: &mut Kvm, v: usize, l1_offset: u64) {
 }
 
 /// `kvm_track_tsc_matching(vcpu, new_generation)` since c52ffadc65e2.
+// Inlined into the write path: the outcome stays in registers (see benches/models.rs).
+#[inline(always)]
 pub fn kvm_track_tsc_matching(kvm: &mut Kvm, v: usize, new_generation: bool) -> bool {
     // To use the master clock, the host clocksource must be based on TSC and
     // all vCPUs must have matching TSCs. The count doesn't include the
