@@ -5,4 +5,6 @@
 pub mod bench;
 pub mod conform;
 pub mod kvm;
+pub mod load;
 pub mod random;
+pub mod server;

@@ -59,6 +59,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the lab: the HTTP API, live streams, the web app and the book.
+    Serve {
+        /// Where to listen; anything but loopback needs a token.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The token every API call must carry (also from LAB_TOKEN).
+        #[arg(long, env = "LAB_TOKEN")]
+        token: Option<String>,
+        /// The built site to serve at / and /book/ (default: target/dist when it exists).
+        #[arg(long = "static")]
+        static_dir: Option<std::path::PathBuf>,
+        /// Runner threads, one scenario each at a time (default: one per core).
+        #[arg(long)]
+        runners: Option<usize>,
+        /// Runs waiting for a runner before new ones get 429.
+        #[arg(long, default_value_t = 512)]
+        queue: usize,
+        /// Runs one client may start per minute.
+        #[arg(long, default_value_t = 120)]
+        runs_per_minute: u32,
+        /// Another web origin allowed to call the API (repeatable).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+    /// Drive a live server with many concurrent clients; print latency, errors, RSS, fds.
+    Load {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Concurrent clients, each running the scenario once.
+        #[arg(long, default_value_t = 300)]
+        clients: usize,
+        /// A library name or a file.
+        #[arg(long, default_value = "qemu-2.0-boot-8")]
+        scenario: String,
+        /// Backends, comma-separated.
+        #[arg(long, default_value = "kvm")]
+        backends: String,
+        #[arg(long, env = "LAB_TOKEN")]
+        token: Option<String>,
+    },
     /// Measure what the kvm backend costs on top of KVM's own ioctls (8-vCPU QEMU-like scenario).
     Bench {
         /// Repetitions of each measurement.
@@ -157,6 +197,38 @@ fn main() -> ExitCode {
         ),
         Command::Host { json } => host(&mut out, json),
         Command::Bench { reps } => bench(&mut out, reps),
+        Command::Serve {
+            addr,
+            token,
+            static_dir,
+            runners,
+            queue,
+            runs_per_minute,
+            origins,
+        } => {
+            let config = lab_server::server::Config {
+                addr,
+                token,
+                static_dir: static_dir.or_else(|| {
+                    let d = std::path::PathBuf::from("target/dist");
+                    d.join("index.html").exists().then_some(d)
+                }),
+                runners: runners
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+                queue,
+                runs_per_minute,
+                origins,
+                ..lab_server::server::Config::default()
+            };
+            serve(config)
+        }
+        Command::Load {
+            url,
+            clients,
+            scenario,
+            backends,
+            token,
+        } => load(&mut out, url, clients, &scenario, &backends, token),
         Command::Conform {
             count,
             seed,
@@ -192,7 +264,7 @@ struct Loaded {
     text: String,
 }
 
-fn load(arg: &str) -> Result<Loaded, Fail> {
+fn load_text(arg: &str) -> Result<Loaded, Fail> {
     if arg == "-" {
         let mut text = String::new();
         io::stdin()
@@ -241,7 +313,7 @@ fn run(
     compare: bool,
     json: bool,
 ) -> Result<(), Fail> {
-    let loaded = load(arg)?;
+    let loaded = load_text(arg)?;
     let scenario = parse(&loaded)?;
     let at = |e: scenarios::Error| format!("{}:{e}", loaded.label);
     if compare {
@@ -377,6 +449,98 @@ fn compare_runs(
         runs.push(run);
     }
     (runs, kvm_note)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Fail> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fail::Input(format!("tokio: {e}")))
+}
+
+fn serve(config: lab_server::server::Config) -> Result<(), Fail> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(io::stderr)
+        .init();
+    runtime()?
+        .block_on(lab_server::server::serve(config))
+        .map_err(Fail::Input)
+}
+
+fn load(
+    out: &mut impl Write,
+    url: String,
+    clients: usize,
+    scenario: &str,
+    backends: &str,
+    token: Option<String>,
+) -> Result<(), Fail> {
+    let loaded = load_text(scenario)?;
+    parse(&loaded)?;
+    let plan = lab_server::load::Plan {
+        url: url.trim_end_matches('/').to_string(),
+        clients,
+        scenario: loaded.text,
+        backends: backends
+            .split(',')
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect(),
+        token,
+    };
+    let o = runtime()?.block_on(lab_server::load::run(plan));
+    let ms = |d: Option<std::time::Duration>| {
+        d.map_or("-".to_string(), |d| {
+            format!("{:.1} ms", d.as_secs_f64() * 1e3)
+        })
+    };
+    writeln!(out, "{clients} clients, {} s wall", o.wall.as_secs_f64())?;
+    writeln!(
+        out,
+        "  completed {} · answered 429 with Retry-After {} · errors {}",
+        o.completed,
+        o.rejected,
+        o.errors.len()
+    )?;
+    writeln!(
+        out,
+        "  latency (request → last summary): p50 {} · p99 {} · max {}",
+        ms(o.percentile(0.5)),
+        ms(o.percentile(0.99)),
+        ms(o.percentile(1.0))
+    )?;
+    let kb = |v: &serde_json::Value| {
+        v["rss_kb"]
+            .as_u64()
+            .map_or("?".to_string(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+    };
+    writeln!(
+        out,
+        "  server RSS {} before, {} after",
+        kb(&o.before),
+        kb(&o.after)
+    )?;
+    writeln!(
+        out,
+        "  server fds {} before, {} after · VMs {} after, vCPUs {} after",
+        o.before["fds"], o.after["fds"], o.after["vms"], o.after["vcpus"]
+    )?;
+    let mut errors: Vec<&String> = o.errors.iter().collect();
+    errors.dedup();
+    for e in errors.iter().take(10) {
+        writeln!(out, "  error: {e}")?;
+    }
+    let leaked = o.after["fds"] != o.before["fds"] || o.after["vms"] != 0;
+    if leaked {
+        writeln!(out, "  LEAK: the server did not return to its baseline")?;
+    }
+    if !o.errors.is_empty() || leaked {
+        return Err(Fail::Expect);
+    }
+    Ok(())
 }
 
 fn bench(out: &mut impl Write, reps: usize) -> Result<(), Fail> {
@@ -531,7 +695,7 @@ fn check(out: &mut impl Write, args: &[String], json: bool) -> Result<(), Fail> 
     let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
     let mut bad_input = String::new();
     for arg in args {
-        let loaded = match load(arg) {
+        let loaded = match load_text(arg) {
             Ok(l) => l,
             Err(Fail::Input(m)) => {
                 bad_input.push_str(&m);

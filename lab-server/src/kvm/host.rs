@@ -71,8 +71,13 @@ fn probe_offsets(kvm: &Kvm, tsc_khz: Option<u32>) -> Result<bool, String> {
     Ok(read.wrapping_sub(target) < one_second)
 }
 
-/// Measures and describes the host.
+/// Measures and describes the host, once per process (the probe makes a VM).
 pub fn report() -> HostReport {
+    static REPORT: std::sync::OnceLock<HostReport> = std::sync::OnceLock::new();
+    REPORT.get_or_init(measure).clone()
+}
+
+fn measure() -> HostReport {
     let mut r = HostReport {
         kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into()),
         clocksource: read_trimmed(

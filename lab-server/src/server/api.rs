@@ -1,0 +1,451 @@
+//! The HTTP handlers. Errors become responses with a status and a sentence.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::{self, Stream, StreamExt};
+use scenarios::BackendId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+
+use super::AppState;
+use super::runs::{Message, Rejected};
+
+type St = State<Arc<AppState>>;
+
+/// The most steps a run of any backend may take on the server.
+const SERVER_MAX_STEPS: u64 = 100_000;
+
+/// An error response: a status and a sentence (or the scenario's errors).
+#[derive(Debug)]
+pub(super) struct ApiError {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body)).into_response();
+        if let Some(d) = self.retry_after {
+            let secs = d.as_secs().max(1).to_string();
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&secs).expect("digits"),
+            );
+        }
+        r
+    }
+}
+
+/// The client's address (127.0.0.1 when served without a socket, in tests).
+pub(super) struct ClientIp(IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip()),
+        ))
+    }
+}
+
+/// Runs per client per minute: a token bucket per address.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute: f64::from(per_minute.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token, or says how long until one is back.
+    fn take(&self, ip: IpAddr) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if b.len() > 100_000 {
+            b.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(120));
+        }
+        let (tokens, last) = b.entry(ip).or_insert((self.per_minute, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0)
+            .min(self.per_minute);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - *tokens) * 60.0 / self.per_minute,
+            ))
+        }
+    }
+}
+
+pub(super) fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/host", get(host))
+        .route("/api/stats", get(stats))
+        .route("/api/scenarios", get(scenarios_list))
+        .route("/api/scenarios/{name}", get(scenario_one))
+        .route("/api/parse", post(parse))
+        .route("/api/runs", post(create_run))
+        .route("/api/runs/{id}", get(run_record))
+        .route("/api/runs/{id}/events", get(run_events))
+        .route("/api/presenter/events", get(presenter_events))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(RequestBodyLimitLayer::new(state.config.body_limit));
+    let site = match &state.config.static_dir {
+        Some(dir) if dir.join("index.html").exists() => {
+            Router::new().fallback_service(ServeDir::new(dir))
+        }
+        _ => Router::new()
+            .route("/", get(plain_page))
+            .route("/book/", get(plain_page))
+            .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page") }),
+    };
+    api.merge(site).with_state(state)
+}
+
+/// The token (when one is set) and the Origin of browser requests.
+async fn guard(
+    State(st): St,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(token) = st.config.token.as_deref().filter(|t| !t.is_empty()) {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let query = req
+            .uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+        if bearer != Some(token) && query != Some(token) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid token is needed (Authorization: Bearer …, or ?token=)",
+            ));
+        }
+    }
+    // A page of another site may not drive a student's local server.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let own = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let same = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            == Some(own);
+        if !same && !st.config.origins.iter().any(|o| o == origin) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("requests from {origin} are not allowed"),
+            ));
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+async fn host(State(st): St) -> Json<Value> {
+    let mut v = serde_json::to_value(&st.host).expect("the report serialises");
+    let model_only = !st.host.kvm_usable;
+    v["mode"] = json!(if model_only { "model-only" } else { "kvm" });
+    if model_only {
+        v["notice"] = json!(format!(
+            "Model-only mode: real KVM is not available here ({}). Every kernel model runs; the `kvm` backend does not.",
+            st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
+        ));
+    }
+    Json(v)
+}
+
+async fn stats(State(st): St) -> Json<Value> {
+    let rss_kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().to_string())
+            })
+        })
+        .and_then(|v| v.parse::<u64>().ok());
+    let (vms, vcpus) = crate::kvm::kvm_fds();
+    use std::sync::atomic::Ordering::SeqCst;
+    Json(json!({
+        "queued": st.runs.queued.load(SeqCst),
+        "running": st.runs.running.load(SeqCst),
+        "rss_kb": rss_kb,
+        "fds": crate::kvm::open_fds(),
+        "vms": vms,
+        "vcpus": vcpus,
+    }))
+}
+
+fn entry_json(e: &scenarios::library::Entry) -> Value {
+    let s = e.scenario().ok();
+    json!({
+        "name": e.name,
+        "title": s.as_ref().and_then(|s| s.title().map(str::to_string)),
+        "story": s.as_ref().map(|s| s.story()),
+        "source": s.as_ref().map(|s| s.sources().into_iter().map(str::to_string).collect::<Vec<_>>()),
+        "text": e.text,
+    })
+}
+
+async fn scenarios_list() -> Json<Value> {
+    Json(Value::Array(
+        scenarios::library::LIBRARY.iter().map(entry_json).collect(),
+    ))
+}
+
+async fn scenario_one(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    scenarios::library::get(&name)
+        .map(|e| Json(entry_json(e)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no library scenario `{name}`"),
+            )
+        })
+}
+
+#[derive(Deserialize)]
+struct ParseRequest {
+    scenario: String,
+}
+
+fn parse_scenario(text: &str) -> Result<(scenarios::Scenario, scenarios::Analysis), ApiError> {
+    let bad = |errors: scenarios::Errors| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        body: json!({ "error": "the scenario has errors", "errors": errors }),
+        retry_after: None,
+    };
+    let s = scenarios::parse(text).map_err(bad)?;
+    let a = scenarios::check(&s, None).map_err(bad)?;
+    Ok((s, a))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ApiError> {
+    serde_json::from_str(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+}
+
+async fn parse(body: String) -> Result<Json<Value>, ApiError> {
+    let req: ParseRequest = json_body(&body)?;
+    let (s, a) = parse_scenario(&req.scenario)?;
+    Ok(Json(json!({
+        "scenario": s,
+        "analysis": {"vcpus": a.vcpus, "writes": a.writes, "steps": a.steps, "wait_ns": a.wait_ns},
+    })))
+}
+
+#[derive(Deserialize)]
+struct RunRequest {
+    scenario: String,
+    #[serde(default)]
+    backends: Option<Vec<String>>,
+    #[serde(default)]
+    presenter: bool,
+}
+
+async fn create_run(
+    State(st): St,
+    ClientIp(ip): ClientIp,
+    body: String,
+) -> Result<Response, ApiError> {
+    let req: RunRequest = json_body(&body)?;
+    let (scenario, analysis) = parse_scenario(&req.scenario)?;
+    let backends: Vec<BackendId> = match req.backends {
+        None => {
+            let mut all = BackendId::MODELS.to_vec();
+            if st.host.kvm_usable {
+                all.push(BackendId::Kvm);
+            }
+            all
+        }
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                n.parse::<BackendId>()
+                    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if backends.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "name at least one backend",
+        ));
+    }
+    if analysis.steps > SERVER_MAX_STEPS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "this server runs at most {SERVER_MAX_STEPS} steps; the scenario has {}",
+                analysis.steps
+            ),
+        ));
+    }
+    if backends.contains(&BackendId::Kvm) {
+        if !st.host.kvm_usable {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "model-only mode: real KVM is not available here ({})",
+                    st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
+                ),
+            ));
+        }
+        st.config
+            .limits
+            .check(&scenario)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    }
+    if let Err(wait) = st.rate.take(ip) {
+        return Err(ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many runs from {ip}; try again shortly"),
+            )
+        });
+    }
+    match st
+        .runs
+        .submit(req.scenario, scenario, backends, req.presenter)
+    {
+        Ok(run) => Ok((StatusCode::CREATED, Json(json!({ "id": run.id }))).into_response()),
+        Err(Rejected::Busy(wait)) => Err(ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "the lab is busy: every runner and queue slot is taken",
+            )
+        }),
+        Err(Rejected::ShuttingDown) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )),
+    }
+}
+
+async fn run_record(State(st): St, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let run = st
+        .runs
+        .get(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    Ok(Json(
+        serde_json::to_value(run.record()).expect("serialises"),
+    ))
+}
+
+fn sse(m: &Message) -> SseEvent {
+    match m {
+        Message::Event(s) => SseEvent::default().data(s.as_ref()),
+        Message::Error(s) => SseEvent::default().event("error").data(s.as_ref()),
+        Message::Done => SseEvent::default().event("done").data("{}"),
+    }
+}
+
+async fn run_events(
+    State(st): St,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let run = st
+        .runs
+        .get(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    // The viewer goes when the client does; a run nobody watches any more is
+    // cancelled at its next step.
+    let viewer = run.subscribe();
+    let batches = stream::unfold(viewer, |mut v| async move {
+        let batch = v.next_batch().await;
+        (!batch.is_empty()).then_some((stream::iter(batch), v))
+    });
+    let events = batches.flatten().map(|m| Ok(sse(&m)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+async fn presenter_events(State(st): St) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let (current, rx) = st.runs.presenter();
+    let replay = stream::iter(current.map(|r| r.messages()).unwrap_or_default());
+    let live = stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(m) => return Some((m, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(replay.chain(live).map(|m| Ok(sse(&m)))).keep_alive(KeepAlive::default())
+}
+
+async fn plain_page(State(st): St) -> Html<String> {
+    let mode = if st.host.kvm_usable {
+        format!(
+            "Real KVM is available ({}, Linux {}).",
+            st.host.flavour, st.host.kernel
+        )
+    } else {
+        format!(
+            "Model-only mode: {}",
+            st.host
+                .kvm_problem
+                .as_deref()
+                .unwrap_or("real KVM is not available")
+        )
+    };
+    Html(format!(
+        r#"<!doctype html><html lang="en"><meta charset="utf-8"><title>TSC Lab</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}code{{background:#eee;padding:0 .2em}}@media(prefers-color-scheme:dark){{body{{background:#111;color:#ddd}}code{{background:#333}}}}</style>
+<h1>TSC Lab</h1>
+<p>See how KVM keeps guest clocks in sync — and how it once failed to: the 2014 fix
+"KVM: x86: fix TSC matching" (0d3da0d26e3c), QEMU 2.0's three TSC writes per vCPU,
+and today's kernel, run side by side on kernel models and on this machine's KVM.</p>
+<p>{mode}</p>
+<p>The notebook and the book are not built on this server yet. The API is:</p>
+<ul>
+<li><code>GET /api/host</code> — this machine's KVM</li>
+<li><code>GET /api/scenarios</code>, <code>GET /api/scenarios/{{name}}</code> — the library</li>
+<li><code>POST /api/parse</code> <code>{{"scenario": "create 2\nwrite * 0"}}</code> — the parsed scenario, or errors with line and column</li>
+<li><code>POST /api/runs</code> <code>{{"scenario": "…", "backends": ["linux-3.14", "kvm"]}}</code> → <code>{{"id": "…"}}</code></li>
+<li><code>GET /api/runs/{{id}}/events</code> — Server-Sent Events, one TSC write at a time</li>
+<li><code>GET /api/runs/{{id}}</code> — the whole run; <code>GET /api/presenter/events</code> — follow the presenter</li>
+</ul>"#
+    ))
+}

@@ -1,0 +1,486 @@
+//! Runs: a bounded queue, a fixed pool of runner threads, and the record of
+//! every run's events for live streaming and replay.
+//!
+//! One scenario per runner thread at a time, every KVM ioctl of it on that
+//! thread (the tracepoint filter follows threads). Events are recorded as the
+//! JSON the CLI prints with `--json` and published to subscribers as they
+//! happen. A run whose viewers have all gone, or that runs past its deadline,
+//! is cancelled at its next step, and its VM is freed then.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use scenarios::ast::{Duration as ScnDuration, OffsetValue, TscValue};
+use scenarios::exec::{Backend, StepCtx, StepError};
+use scenarios::trace::{ClockEvent, KhzEvent, Origin, RunEvent, Summary, WriteEvent};
+use scenarios::{BackendId, Event, Scenario};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::kvm::{KvmBackend, Limits};
+
+/// One message of a run's stream: an event's JSON, or the end.
+#[derive(Clone, Debug)]
+pub enum Message {
+    Event(Arc<str>),
+    /// A backend could not finish: `{"event":"error","backend":…,"message":…}`.
+    Error(Arc<str>),
+    Done,
+}
+
+/// A run: what was asked, what happened so far, who is watching.
+///
+/// Viewers read the record from their own position and sleep on `grew`
+/// between messages: nothing is copied per viewer, and a slow viewer cannot
+/// fall behind a channel's capacity.
+#[derive(Debug)]
+pub struct Run {
+    pub id: String,
+    pub text: String,
+    pub backends: Vec<BackendId>,
+    pub presenter: bool,
+    pub created: Instant,
+    record: Mutex<Vec<Message>>,
+    grew: tokio::sync::Notify,
+    /// Set when every viewer has left, or at the deadline, or at shutdown.
+    pub cancel: AtomicBool,
+    /// Viewers ever attached (cancellation needs one to have come and gone).
+    viewers_seen: AtomicUsize,
+    viewers: AtomicUsize,
+    pub done: AtomicBool,
+}
+
+/// A viewer of a run; the run knows when the last one has gone.
+#[derive(Debug)]
+pub struct Viewer {
+    run: Arc<Run>,
+    next: usize,
+}
+
+impl Viewer {
+    /// The next messages, waiting for some if there are none yet; empty at the end.
+    pub async fn next_batch(&mut self) -> Vec<Message> {
+        loop {
+            let notified = self.run.grew.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let batch: Vec<Message> = {
+                let record = self.run.record.lock().unwrap_or_else(|p| p.into_inner());
+                record[self.next.min(record.len())..].to_vec()
+            };
+            if !batch.is_empty() {
+                self.next += batch.len();
+                return batch;
+            }
+            if self.run.done.load(Ordering::SeqCst) {
+                return Vec::new();
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.run.viewers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Run {
+    /// A new viewer, starting from the first message.
+    pub fn subscribe(self: &Arc<Self>) -> Viewer {
+        self.viewers_seen.fetch_add(1, Ordering::SeqCst);
+        self.viewers.fetch_add(1, Ordering::SeqCst);
+        Viewer {
+            run: self.clone(),
+            next: 0,
+        }
+    }
+
+    fn publish(&self, m: Message) {
+        if matches!(m, Message::Done) {
+            self.done.store(true, Ordering::SeqCst);
+        }
+        self.record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m);
+        self.grew.notify_waiters();
+    }
+
+    /// Everything recorded so far.
+    pub fn messages(&self) -> Vec<Message> {
+        self.record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether viewers came and all went.
+    fn abandoned(&self) -> bool {
+        self.viewers_seen.load(Ordering::SeqCst) > 0 && self.viewers.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// The whole recorded run, for replay and export.
+#[derive(Debug, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub scenario: String,
+    pub backends: Vec<BackendId>,
+    pub presenter: bool,
+    pub done: bool,
+    pub events: Vec<serde_json::Value>,
+}
+
+impl Run {
+    pub fn record(&self) -> RunRecord {
+        let events = self
+            .messages()
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Event(s) | Message::Error(s) => serde_json::from_str(&s).ok(),
+                Message::Done => None,
+            })
+            .collect();
+        RunRecord {
+            id: self.id.clone(),
+            scenario: self.text.clone(),
+            backends: self.backends.clone(),
+            presenter: self.presenter,
+            done: self.done.load(Ordering::SeqCst),
+            events,
+        }
+    }
+}
+
+/// Why a run was not queued.
+#[derive(Debug)]
+pub enum Rejected {
+    /// The queue is full: come back after this long.
+    Busy(Duration),
+    ShuttingDown,
+}
+
+struct Job {
+    run: Arc<Run>,
+    scenario: Scenario,
+}
+
+/// The runner pool and the registry of runs.
+pub struct Runs {
+    queue: SyncSender<Job>,
+    runs: Mutex<HashMap<String, Arc<Run>>>,
+    next: AtomicU64,
+    pub queued: Arc<AtomicUsize>,
+    pub running: Arc<AtomicUsize>,
+    presenter: broadcast::Sender<Message>,
+    presenter_run: Mutex<Option<String>>,
+    limits: Limits,
+    deadline: Duration,
+    keep: usize,
+    host: scenarios::trace::HostReport,
+}
+
+impl std::fmt::Debug for Runs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runs")
+            .field("queued", &self.queued)
+            .field("running", &self.running)
+            .finish()
+    }
+}
+
+impl Runs {
+    /// Starts `threads` runner threads behind a queue of `capacity` runs.
+    pub fn start(
+        threads: usize,
+        capacity: usize,
+        limits: Limits,
+        deadline: Duration,
+        host: scenarios::trace::HostReport,
+    ) -> Arc<Runs> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(capacity);
+        let (presenter, _) = broadcast::channel(1024);
+        let runs = Arc::new(Runs {
+            queue: tx,
+            runs: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+            queued: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
+            presenter,
+            presenter_run: Mutex::new(None),
+            limits,
+            deadline,
+            keep: 2_000,
+            host,
+        });
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let runs = runs.clone();
+            std::thread::Builder::new()
+                .name(format!("runner-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = {
+                            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+                            rx.recv()
+                        };
+                        let Ok(job) = job else { break };
+                        runs.queued.fetch_sub(1, Ordering::SeqCst);
+                        runs.running.fetch_add(1, Ordering::SeqCst);
+                        runs.execute(job);
+                        runs.running.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+                .expect("runner threads start");
+        }
+        runs
+    }
+
+    /// Queues a run, or says why not.
+    pub fn submit(
+        &self,
+        text: String,
+        scenario: Scenario,
+        backends: Vec<BackendId>,
+        presenter: bool,
+    ) -> Result<Arc<Run>, Rejected> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("r{n:x}-{:x}", std::process::id());
+        let run = Arc::new(Run {
+            id: id.clone(),
+            text,
+            backends,
+            presenter,
+            created: Instant::now(),
+            record: Mutex::new(Vec::new()),
+            grew: tokio::sync::Notify::new(),
+            cancel: AtomicBool::new(false),
+            viewers_seen: AtomicUsize::new(0),
+            viewers: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+        });
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        match self.queue.try_send(Job {
+            run: run.clone(),
+            scenario,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                // A run takes a few ms; a second is a generous wait.
+                return Err(Rejected::Busy(Duration::from_secs(1)));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                return Err(Rejected::ShuttingDown);
+            }
+        }
+        let mut all = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= self.keep {
+            // Forget the oldest finished runs.
+            let mut done: Vec<(Instant, String)> = all
+                .values()
+                .filter(|r| r.done.load(Ordering::SeqCst))
+                .map(|r| (r.created, r.id.clone()))
+                .collect();
+            done.sort();
+            for (_, id) in done.into_iter().take(self.keep / 10) {
+                all.remove(&id);
+            }
+        }
+        all.insert(id.clone(), run.clone());
+        if presenter {
+            *self.presenter_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+        }
+        Ok(run)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Run>> {
+        self.runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The presenter's stream: every message of every presenter run.
+    pub fn presenter(&self) -> (Option<Arc<Run>>, broadcast::Receiver<Message>) {
+        let rx = self.presenter.subscribe();
+        let id = self
+            .presenter_run
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        (id.and_then(|id| self.get(&id)), rx)
+    }
+
+    /// Cancels every unfinished run (at shutdown).
+    pub fn cancel_all(&self) {
+        for r in self.runs.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            r.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn publish(&self, run: &Run, m: Message) {
+        if run.presenter {
+            let _ = self.presenter.send(m.clone());
+        }
+        run.publish(m);
+    }
+
+    fn execute(&self, job: Job) {
+        let Job { run, scenario } = job;
+        let started = Instant::now();
+        let deadline = started + self.deadline;
+        for &b in &run.backends {
+            if run.cancel.load(Ordering::SeqCst) {
+                break;
+            }
+            let mut kvm;
+            let mut model;
+            let inner: &mut dyn Backend = match b {
+                BackendId::Kvm => match KvmBackend::new(self.host.clone(), self.limits) {
+                    Ok(k) => {
+                        kvm = k;
+                        &mut kvm
+                    }
+                    Err(message) => {
+                        let v =
+                            serde_json::json!({"event": "error", "backend": b, "message": message});
+                        self.publish(&run, Message::Error(v.to_string().into()));
+                        continue;
+                    }
+                },
+                m => {
+                    model =
+                        scenarios::models::model(m, scenario.host(), scenarios::Timing::Virtual)
+                            .expect("a model");
+                    model.as_mut()
+                }
+            };
+            let mut c = Cancellable {
+                inner,
+                run: &run,
+                deadline,
+            };
+            let sink = &mut |e: &Event| self.publish(&run, Message::Event(to_json(e)));
+            let result = scenarios::execute(&scenario, &mut c, sink)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            // (`kvm` is dropped at the end of this iteration: the VM is freed
+            // before the next backend runs.)
+            if let Err(message) = result {
+                let v = serde_json::json!({"event": "error", "backend": b, "message": message});
+                self.publish(&run, Message::Error(v.to_string().into()));
+            }
+        }
+        self.publish(&run, Message::Done);
+        tracing::info!(
+            run = %run.id,
+            backends = ?run.backends,
+            queued_ms = started.duration_since(run.created).as_millis() as u64,
+            ran_us = started.elapsed().as_micros() as u64,
+            "run finished"
+        );
+    }
+}
+
+fn to_json(e: &Event) -> Arc<str> {
+    serde_json::to_string(e).expect("events serialise").into()
+}
+
+/// A backend that stops at its next step once the run is cancelled or late.
+struct Cancellable<'a> {
+    inner: &'a mut dyn Backend,
+    run: &'a Run,
+    deadline: Instant,
+}
+
+impl std::fmt::Debug for Cancellable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Cancellable<'_> {
+    fn go_on(&self) -> Result<(), StepError> {
+        if self.run.abandoned() {
+            self.run.cancel.store(true, Ordering::SeqCst);
+        }
+        if self.run.cancel.load(Ordering::SeqCst) {
+            return Err(StepError("cancelled: every viewer left".into()));
+        }
+        if Instant::now() > self.deadline {
+            self.run.cancel.store(true, Ordering::SeqCst);
+            return Err(StepError("the run took too long and was stopped".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Cancellable<'_> {
+    fn id(&self) -> BackendId {
+        self.inner.id()
+    }
+    fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError> {
+        self.go_on()?;
+        self.inner.create_vcpu(ctx)
+    }
+    fn write_tsc(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        value: TscValue,
+        origin: Origin,
+    ) -> Result<WriteEvent, StepError> {
+        self.go_on()?;
+        self.inner.write_tsc(ctx, vcpu, value, origin)
+    }
+    fn set_tsc_offset(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        offset: OffsetValue,
+    ) -> Result<WriteEvent, StepError> {
+        self.go_on()?;
+        self.inner.set_tsc_offset(ctx, vcpu, offset)
+    }
+    fn set_tsc_khz(&mut self, ctx: &StepCtx, vcpu: u32, khz: u32) -> Result<KhzEvent, StepError> {
+        self.go_on()?;
+        self.inner.set_tsc_khz(ctx, vcpu, khz)
+    }
+    fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError> {
+        self.go_on()?;
+        self.inner.set_clock(ctx)
+    }
+    fn wait(&mut self, ctx: &StepCtx, d: ScnDuration) -> Result<(), StepError> {
+        self.go_on()?;
+        // Sleep in slices, so a cancelled run stops waiting within 100 ms.
+        let mut left = d.ns;
+        while left > 0 {
+            let slice = left.min(100_000_000);
+            self.inner.wait(ctx, ScnDuration::from_ns(slice))?;
+            left -= slice;
+            self.go_on()?;
+        }
+        Ok(())
+    }
+    fn run_vcpu(
+        &mut self,
+        ctx: &StepCtx,
+        vcpu: u32,
+        implicit: bool,
+    ) -> Result<RunEvent, StepError> {
+        self.go_on()?;
+        self.inner.run_vcpu(ctx, vcpu, implicit)
+    }
+    fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary {
+        self.inner.summary(ctx, implicit_run)
+    }
+}

@@ -1,0 +1,398 @@
+//! The lab server: handlers without a socket (tower `oneshot`) and over a real
+//! one (an SSE client), including the failure paths.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use lab_server::server::{Config, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// Tests that count the process's VMs and fds take turns.
+static COUNTED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn call(
+    router: &axum::Router,
+    req: Request<Body>,
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, v, headers)
+}
+
+fn post(uri: &str, body: Value) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn host_scenarios_and_parse() {
+    let (router, _) = app(Config::default());
+    let (s, v, _) = call(&router, get("/api/host")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["mode"] == "kvm" || v["mode"] == "model-only", "{v}");
+    let (s, v, _) = call(&router, get("/api/scenarios")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "qemu-2.0-boot-4")
+    );
+    let (s, v, _) = call(&router, get("/api/scenarios/u8-generation-wrap")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["text"].as_str().unwrap().starts_with("title"));
+    let (s, v, _) = call(&router, get("/api/scenarios/no-such")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(v["error"].as_str().unwrap().contains("no library scenario"));
+    // Parse errors carry line and column.
+    let (s, v, _) = call(
+        &router,
+        post("/api/parse", json!({"scenario": "create 4\nwrite 5 0\n"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["errors"][0]["line"], 2);
+    assert_eq!(v["errors"][0]["col"], 7);
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("vCPU 5 does not exist")
+    );
+    let (s, v, _) = call(
+        &router,
+        post("/api/parse", json!({"scenario": "create 2\nwrite * 0\n"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["analysis"]["writes"], 4);
+    let (s, v, _) = call(&router, post("/api/parse", json!({"text": "x"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("bad JSON body"));
+    // The plain page until the web app is built.
+    let resp = router.clone().oneshot(get("/")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&page).contains("/api/runs"));
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_with_a_reason() {
+    let (router, state) = app(Config::default());
+    // Oversize body.
+    let big = "# x\n".repeat(20_000);
+    let (s, _, _) = call(&router, post("/api/runs", json!({"scenario": big}))).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Unknown backend.
+    let (s, v, _) = call(
+        &router,
+        post(
+            "/api/runs",
+            json!({"scenario": "create 1", "backends": ["linux-2.6"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("unknown backend"));
+    // Too many vCPUs for real KVM (or model-only mode says so).
+    let (s, v, _) = call(
+        &router,
+        post(
+            "/api/runs",
+            json!({"scenario": "create 65", "backends": ["kvm"]}),
+        ),
+    )
+    .await;
+    if state.host.kvm_usable {
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            v["error"].as_str().unwrap().contains("at most 64 vCPUs"),
+            "{v}"
+        );
+    } else {
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(v["error"].as_str().unwrap().contains("model-only mode"));
+    }
+    // Scenario errors.
+    let (s, v, _) = call(
+        &router,
+        post("/api/runs", json!({"scenario": "create 2\nrepeat 2\n"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never closed")
+    );
+    // A run id that does not exist.
+    let (s, _, _) = call(&router, get("/api/runs/nope")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A page of another site.
+    let req = Request::post("/api/runs")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::HOST, "127.0.0.1:8080")
+        .body(Body::from(json!({"scenario": "create 1"}).to_string()))
+        .unwrap();
+    let (s, _, _) = call(&router, req).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn tokens_are_checked_on_every_api_call() {
+    let config = Config {
+        addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        token: None,
+        ..Config::default()
+    };
+    assert!(config.validate().unwrap_err().contains("give a token"));
+    let config = Config {
+        token: Some("s3cret".into()),
+        ..config
+    };
+    config.validate().unwrap();
+    let (router, _) = app(config);
+    let (s, _, _) = call(&router, get("/api/host")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/api/host")
+        .header(header::AUTHORIZATION, "Bearer wrong")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&router, req).await.0, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/api/host")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&router, req).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&router, get("/api/host?token=s3cret")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_retry_after() {
+    let (router, _) = app(Config {
+        runs_per_minute: 1,
+        ..Config::default()
+    });
+    let body = json!({"scenario": "create 1", "backends": ["linux-6.18"]});
+    assert_eq!(
+        call(&router, post("/api/runs", body.clone())).await.0,
+        StatusCode::CREATED
+    );
+    let (s, _, h) = call(&router, post("/api/runs", body)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = h[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+}
+
+/// A real socket: the server on 127.0.0.1:0, reqwest as the client.
+async fn start(config: Config) -> (String, std::sync::Arc<lab_server::server::AppState>) {
+    let (router, state) = app(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    (format!("http://{addr}"), state)
+}
+
+async fn sse_events(url: &str) -> Vec<String> {
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buf.find("\n\n") {
+            let ev: String = buf.drain(..end + 2).collect();
+            let done = ev.starts_with("event: done");
+            out.push(ev);
+            if done {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_stream_over_sse_and_replay() {
+    let (base, _) = start(Config::default()).await;
+    let client = reqwest::Client::new();
+    let backends = ["linux-3.14", "linux-6.18"];
+    let v: Value = client
+        .post(format!("{base}/api/runs"))
+        .json(&json!({"scenario": "create 2\nwrite * 0\nrun *\n", "backends": backends}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = v["id"].as_str().unwrap().to_string();
+    let events = sse_events(&format!("{base}/api/runs/{id}/events")).await;
+    let data: Vec<Value> = events
+        .iter()
+        .filter_map(|e| e.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    // 4 writes + 2 runs + a summary, per backend; every object names its backend.
+    assert_eq!(data.len(), 14, "{events:?}");
+    let summaries: Vec<&Value> = data.iter().filter(|d| d["event"] == "summary").collect();
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries[0]["backend"], "linux-3.14");
+    assert_eq!(summaries[0]["nr_matched"], 3);
+    assert_eq!(summaries[1]["nr_matched"], 1);
+    assert!(data.iter().all(|d| d["backend"].is_string()));
+    // A late viewer gets the same stream, and the record has it all.
+    let again = sse_events(&format!("{base}/api/runs/{id}/events")).await;
+    assert_eq!(again, events);
+    let record: Value = client
+        .get(format!("{base}/api/runs/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["done"], true);
+    assert_eq!(record["events"].as_array().unwrap().len(), 14);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_presenter_is_followed_live() {
+    let (base, _) = start(Config::default()).await;
+    let follow = tokio::spawn({
+        let base = base.clone();
+        async move {
+            let resp = reqwest::get(format!("{base}/api/presenter/events"))
+                .await
+                .unwrap();
+            let mut body = resp.bytes_stream();
+            let mut buf = String::new();
+            while let Some(chunk) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                if buf.contains("\"event\":\"summary\"") {
+                    return buf;
+                }
+            }
+            buf
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    reqwest::Client::new()
+        .post(format!("{base}/api/runs"))
+        .json(&json!({"scenario": "create 1\nrun *\n", "backends": ["linux-3.17"], "presenter": true}))
+        .send()
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), follow)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.contains("\"backend\":\"linux-3.17\""), "{seen}");
+}
+
+/// A viewer that goes away mid-run: the run is cancelled and its VM freed
+/// within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_mid_stream_frees_the_vm() {
+    let _turn = COUNTED.lock().await;
+    let (base, state) = start(Config::default()).await;
+    if !state.host.kvm_usable || !state.host.tracing {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true: this test needs KVM"
+        );
+        eprintln!("skipped: no usable KVM here");
+        return;
+    }
+    let scenario = "create 4\nrepeat 80\n  wait 100ms\n  write * now\nend\nrun *\n";
+    let client = reqwest::Client::new();
+    let v: Value = client
+        .post(format!("{base}/api/runs"))
+        .json(&json!({"scenario": scenario, "backends": ["kvm"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = v["id"].as_str().unwrap().to_string();
+    let resp = client
+        .get(format!("{base}/api/runs/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    // Wait for the VM to exist, then hang up.
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("\"backend\":\"kvm\""));
+    let stats: Value = client
+        .get(format!("{base}/api/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["vms"], 1, "{stats}");
+    drop(body);
+    let gone = Instant::now();
+    loop {
+        let stats: Value = client
+            .get(format!("{base}/api/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["vms"] == 0 && stats["running"] == 0 {
+            break;
+        }
+        assert!(
+            gone.elapsed() < Duration::from_secs(1),
+            "the VM outlived its viewer: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let record: Value = client
+        .get(format!("{base}/api/runs/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = record["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "error");
+    assert!(
+        last["message"].as_str().unwrap().contains("cancelled"),
+        "{last}"
+    );
+}
