@@ -42,7 +42,7 @@ fn print_help() {
     println!(
         "cargo xtask <task>\n\n\
          test   set up, then fmt check, clippy -D warnings, wasm32 build, every test\n\
-         lab    build and start the lab\n\
+         lab    build and start the lab server (http://127.0.0.1:8080)\n\
          bench  model throughput (criterion)\n\
          fuzz   fuzz the scenario parser: cargo xtask fuzz [--runs N] (nightly)"
     );
@@ -144,19 +144,19 @@ fn test() -> Result<(), String> {
 }
 
 fn lab() -> Result<(), String> {
-    run("cargo", &["build", "--package", "lab-server"])?;
-    let bin = root().join("target/debug/lab-server");
+    run("cargo", &["build", "--release", "--package", "lab-server"])?;
+    let bin = root().join("target/release/lab-server");
     let bin = bin.to_str().ok_or("non-UTF-8 path")?;
-    println!(
-        "\nTSC Lab — QEMU 2.0 booting 4 vCPUs on every kernel model and, when /dev/kvm is usable, on this machine's KVM.\n\
-         (The HTTP server and the notebook arrive with their issues; until then the lab is this CLI.)"
-    );
+    // What this machine offers, then the models side by side as a first look.
     run(bin, &["host"])?;
     run(bin, &["run", "qemu-2.0-boot-4", "--compare"])?;
     println!(
-        "\nNext:\n  {bin} list\n  {bin} run qemu-2.0-boot-1 --backend linux-3.14\n  {bin} run qemu-2.0-boot-8 --backend kvm\n  {bin} run u8-generation-wrap --compare\n  {bin} conform --count 200\n  {bin} check scenarios/library/*.tsc"
+        "\nStarting the lab server (Ctrl-C stops it). Try:\n  \
+         curl -s localhost:8080/api/scenarios | head -c 300\n  \
+         curl -s -XPOST localhost:8080/api/runs -d '{{\"scenario\":\"create 2\\nwrite * 0\\nwrite * 0\\nrun *\"}}'\n  \
+         curl -sN localhost:8080/api/runs/<id>/events\n"
     );
-    Ok(())
+    run(bin, &["serve"])
 }
 
 fn bench() -> Result<(), String> {
