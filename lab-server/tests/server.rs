@@ -396,3 +396,107 @@ async fn a_disconnect_mid_stream_frees_the_vm() {
         "{last}"
     );
 }
+
+/// Model-only mode: without KVM the server still serves every model, says
+/// so in /api/host, and answers `kvm` runs with 503.
+#[test]
+fn model_only_mode_without_kvm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lab-server"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("LAB_KVM_DEVICE", "/nonexistent/kvm")
+        .env("LAB_TRACEFS", "/nonexistent")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("TSC Lab: ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let host: Value = c
+            .get(format!("{base}/api/host"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(host["mode"], "model-only");
+        assert!(
+            host["notice"]
+                .as_str()
+                .unwrap()
+                .contains("/nonexistent/kvm does not exist")
+        );
+        let r = c
+            .post(format!("{base}/api/runs"))
+            .json(&json!({"scenario": "create 1", "backends": ["kvm"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        let r = c
+            .post(format!("{base}/api/runs"))
+            .json(&json!({"scenario": "create 1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::CREATED,
+            "the models still run"
+        );
+        let page = c
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Model-only mode"));
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The built site is served from its directory and nothing outside it.
+#[tokio::test]
+async fn static_files_stay_inside_their_directory() {
+    let dir = std::env::temp_dir().join(format!("lab-static-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("book")).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>app</h1>").unwrap();
+    std::fs::write(dir.join("book/index.html"), "<h1>book</h1>").unwrap();
+    std::fs::write(dir.parent().unwrap().join("secret.txt"), "no").unwrap();
+    let (router, _) = app(Config {
+        static_dir: Some(dir.clone()),
+        ..Config::default()
+    });
+    let body = |r: axum::response::Response| async move {
+        r.into_body().collect().await.unwrap().to_bytes()
+    };
+    let r = router.clone().oneshot(get("/")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(&body(r).await[..], b"<h1>app</h1>");
+    let r = router.clone().oneshot(get("/book/")).await.unwrap();
+    assert_eq!(&body(r).await[..], b"<h1>book</h1>");
+    for evil in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/book/../../secret.txt",
+    ] {
+        let r = router.clone().oneshot(get(evil)).await.unwrap();
+        assert_ne!(r.status(), StatusCode::OK, "{evil}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
