@@ -7,7 +7,8 @@
 //! wrong until shown otherwise.
 
 use scenarios::ast::{HostTsc, Setting, StmtKind};
-use scenarios::{BackendId, Event, Scenario, Summary, WriteEvent};
+use scenarios::trace::{summary, writes};
+use scenarios::{BackendId, Event, Scenario, WriteEvent};
 use serde::Serialize;
 
 use crate::kvm::{KvmBackend, Limits};
@@ -92,23 +93,6 @@ fn host_mismatch(s: &Scenario, host: &scenarios::trace::HostReport) -> Option<St
     None
 }
 
-fn writes(events: &[Event]) -> Vec<&WriteEvent> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Write(w) => Some(w),
-            _ => None,
-        })
-        .collect()
-}
-
-fn summary(events: &[Event]) -> Option<&Summary> {
-    match events.last() {
-        Some(Event::Summary(s)) => Some(s),
-        _ => None,
-    }
-}
-
 /// Runs one case on real KVM and through the replayed model, and compares.
 pub fn check_case(case: &Case, host: &scenarios::trace::HostReport, limits: Limits) -> Outcome {
     let scenario = match scenarios::parse(&case.text) {
@@ -163,7 +147,8 @@ pub fn run_kvm(
 /// Compares a real run with the model's replay of it.
 pub fn compare(kvm: &[Event], model: &[Event]) -> Outcome {
     let mut d = Vec::new();
-    let (kw, mw) = (writes(kvm), writes(model));
+    let (kw, mw): (Vec<&WriteEvent>, Vec<&WriteEvent>) =
+        (writes(kvm).collect(), writes(model).collect());
     let mut compared = 0;
     if kw.len() != mw.len() {
         d.push(Divergence {

@@ -211,15 +211,7 @@ pub(crate) fn compare(
     writeln!(out)?;
     let writes: Vec<Vec<&WriteEvent>> = runs
         .iter()
-        .map(|r| {
-            r.events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Write(w) => Some(w),
-                    _ => None,
-                })
-                .collect()
-        })
+        .map(|r| scenarios::trace::writes(&r.events).collect())
         .collect();
     write!(
         out,

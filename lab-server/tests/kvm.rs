@@ -35,20 +35,11 @@ fn run(host: &HostReport, text: &str) -> Vec<Event> {
 }
 
 fn writes(events: &[Event]) -> Vec<&scenarios::WriteEvent> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Write(w) => Some(w),
-            _ => None,
-        })
-        .collect()
+    scenarios::trace::writes(events).collect()
 }
 
 fn summary(events: &[Event]) -> &scenarios::Summary {
-    match events.last() {
-        Some(Event::Summary(s)) => s,
-        _ => panic!("no summary"),
-    }
+    scenarios::trace::summary(events).expect("a summary")
 }
 
 /// QEMU 2.0's boot on today's kernel: the tracepoints count N−1 after every

@@ -275,10 +275,7 @@ pub struct ExpectOutcome {
 
 /// The value an expectation looks at, in a backend's events.
 pub fn actual(expect: &Expect, events: &[Event]) -> Option<ExpectValue> {
-    let summary = events.iter().rev().find_map(|e| match e {
-        Event::Summary(s) => Some(s),
-        _ => None,
-    });
+    let summary = crate::trace::summary(events);
     let b = |x: Option<bool>| x.map(ExpectValue::Bool);
     let n = |x: Option<u64>| x.map(ExpectValue::Int);
     match expect.at {
@@ -305,13 +302,7 @@ pub fn actual(expect: &Expect, events: &[Event]) -> Option<ExpectValue> {
             }
         }
         ExpectAt::Write(k) => {
-            let w = events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Write(w) => Some(w),
-                    _ => None,
-                })
-                .nth(k as usize - 1)?;
+            let w = crate::trace::writes(events).nth(k as usize - 1)?;
             match expect.field {
                 Field::NrMatched => n(w.nr_matched.map(u64::from)),
                 Field::Online => n(Some(w.online.into())),

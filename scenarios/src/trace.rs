@@ -402,6 +402,22 @@ impl WriteEvent {
     }
 }
 
+/// The TSC writes of a run, in order.
+pub fn writes(events: &[Event]) -> impl Iterator<Item = &WriteEvent> {
+    events.iter().filter_map(|e| match e {
+        Event::Write(w) => Some(w),
+        _ => None,
+    })
+}
+
+/// The summary that ends a run, if the run got that far.
+pub fn summary(events: &[Event]) -> Option<&Summary> {
+    events.iter().rev().find_map(|e| match e {
+        Event::Summary(s) => Some(s),
+        _ => None,
+    })
+}
+
 impl Event {
     pub fn backend(&self) -> BackendId {
         match self {
