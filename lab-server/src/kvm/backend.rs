@@ -182,6 +182,8 @@ pub struct KvmBackend {
     waited: Duration,
     view: KernelView,
     pvclock_version: Vec<u32>,
+    /// Trace events lost before this run began (the count is per instance).
+    overruns_at_start: u64,
 }
 
 fn step_err(what: &str, e: impl std::fmt::Display) -> StepError {
@@ -233,6 +235,11 @@ impl KvmBackend {
             waited: Duration::ZERO,
             view: KernelView::default(),
             pvclock_version: Vec::new(),
+            overruns_at_start: 0,
+        })
+        .map(|mut b: KvmBackend| {
+            b.overruns_at_start = b.trace.as_ref().map_or(0, Handle::overruns);
+            b
         })
     }
 
@@ -496,7 +503,10 @@ impl KvmBackend {
 
     /// Events lost because the trace buffer filled up.
     pub fn overruns(&self) -> u64 {
-        self.trace.as_ref().map_or(0, Handle::overruns)
+        self.trace
+            .as_ref()
+            .map_or(0, Handle::overruns)
+            .saturating_sub(self.overruns_at_start)
     }
 }
 

@@ -111,7 +111,11 @@ impl GuestMemory {
 
     /// Copies `bytes` to guest-physical `gpa`.
     pub(crate) fn write(&self, gpa: usize, bytes: &[u8]) {
-        assert!(gpa + bytes.len() <= self.len, "guest write out of bounds");
+        assert!(
+            gpa.checked_add(bytes.len())
+                .is_some_and(|end| end <= self.len),
+            "guest write out of bounds"
+        );
         // SAFETY: the range was checked to lie inside the mapping, which lives
         // as long as `self`; source and destination cannot overlap.
         unsafe {
@@ -121,7 +125,10 @@ impl GuestMemory {
 
     /// Reads `N` bytes at guest-physical `gpa`, as the guest or KVM left them.
     pub(crate) fn read<const N: usize>(&self, gpa: usize) -> [u8; N] {
-        assert!(gpa + N <= self.len, "guest read out of bounds");
+        assert!(
+            gpa.checked_add(N).is_some_and(|end| end <= self.len),
+            "guest read out of bounds"
+        );
         let mut out = [0u8; N];
         for (i, b) in out.iter_mut().enumerate() {
             // SAFETY: in bounds (checked above); volatile because KVM writes

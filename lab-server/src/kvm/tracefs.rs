@@ -198,9 +198,15 @@ impl Tracer {
     /// registration is dropped.
     pub(crate) fn register(&'static self, tid: i32) -> Result<Registration, Unavailable> {
         let mut inner = self.lock();
-        inner.tids.insert(tid);
+        let mut tids = inner.tids.clone();
+        tids.insert(tid);
+        if let Err(e) = self.write_filters(&tids) {
+            // Put the filters back as they were; nothing was registered.
+            let _ = self.write_filters(&inner.tids);
+            return Err(e);
+        }
+        inner.tids = tids;
         inner.queues.insert(tid, Vec::new());
-        self.write_filters(&inner.tids)?;
         Ok(Registration { tracer: self, tid })
     }
 

@@ -26,7 +26,7 @@ use super::runs::{Message, Rejected};
 type St = State<Arc<AppState>>;
 
 /// The most steps a run of any backend may take on the server.
-const SERVER_MAX_STEPS: u64 = 100_000;
+const SERVER_MAX_STEPS: u64 = 50_000;
 
 /// An error response: a status and a sentence (or the scenario's errors).
 #[derive(Debug)]
@@ -34,6 +34,7 @@ pub(super) struct ApiError {
     status: StatusCode,
     body: Value,
     retry_after: Option<Duration>,
+    www_authenticate: bool,
 }
 
 impl ApiError {
@@ -42,6 +43,7 @@ impl ApiError {
             status,
             body: json!({ "error": message.into() }),
             retry_after: None,
+            www_authenticate: false,
         }
     }
 }
@@ -49,6 +51,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(self.body)).into_response();
+        if self.www_authenticate {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(d) = self.retry_after {
             let secs = d.as_secs().max(1).to_string();
             r.headers_mut().insert(
@@ -90,12 +96,37 @@ impl RateLimiter {
         }
     }
 
+    /// The bucket a client draws from: its IPv4 address, or its IPv6 /64
+    /// (one machine can hold a whole /64).
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(_) => ip,
+            IpAddr::V6(a) => {
+                let s = a.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        }
+    }
+
+    /// Gives a token back (the run was not accepted after all).
+    fn refund(&self, ip: IpAddr) {
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((tokens, _)) = b.get_mut(&Self::key(ip)) {
+            *tokens = (*tokens + 1.0).min(self.per_minute);
+        }
+    }
+
     /// Takes a token, or says how long until one is back.
     fn take(&self, ip: IpAddr) -> Result<(), Duration> {
+        let ip = Self::key(ip);
         let now = Instant::now();
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if b.len() > 100_000 {
             b.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(120));
+            if b.len() > 100_000 {
+                // Still full of fresh clients: start over rather than grow.
+                b.clear();
+            }
         }
         let (tokens, last) = b.entry(ip).or_insert((self.per_minute, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0)
@@ -154,9 +185,27 @@ async fn guard(
             .query()
             .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
         if bearer != Some(token) && query != Some(token) {
+            return Err(ApiError {
+                www_authenticate: true,
+                ..ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "a valid token is needed (Authorization: Bearer …, or ?token=)",
+                )
+            });
+        }
+    } else if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+        // Without a token only loopback names may reach the API: a page whose
+        // name was rebound to 127.0.0.1 must not drive a student's server.
+        let name = match host.rsplit_once(':') {
+            Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) => n,
+            _ => host,
+        };
+        if !matches!(name, "localhost" | "127.0.0.1" | "[::1]") {
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "a valid token is needed (Authorization: Bearer …, or ?token=)",
+                StatusCode::FORBIDDEN,
+                format!(
+                    "`{name}` is not a loopback name; serve with --token to be reached by name"
+                ),
             ));
         }
     }
@@ -250,9 +299,8 @@ struct ParseRequest {
 
 fn parse_scenario(text: &str) -> Result<(scenarios::Scenario, scenarios::Analysis), ApiError> {
     let bad = |errors: scenarios::Errors| ApiError {
-        status: StatusCode::BAD_REQUEST,
         body: json!({ "error": "the scenario has errors", "errors": errors }),
-        retry_after: None,
+        ..ApiError::new(StatusCode::BAD_REQUEST, "")
     };
     let s = scenarios::parse(text).map_err(bad)?;
     let a = scenarios::check(&s, None).map_err(bad)?;
@@ -349,13 +397,16 @@ async fn create_run(
         .submit(req.scenario, scenario, backends, req.presenter)
     {
         Ok(run) => Ok((StatusCode::CREATED, Json(json!({ "id": run.id }))).into_response()),
-        Err(Rejected::Busy(wait)) => Err(ApiError {
-            retry_after: Some(wait),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "the lab is busy: every runner and queue slot is taken",
-            )
-        }),
+        Err(Rejected::Busy(wait)) => {
+            st.rate.refund(ip);
+            Err(ApiError {
+                retry_after: Some(wait),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "the lab is busy: every runner and queue slot is taken",
+                )
+            })
+        }
         Err(Rejected::ShuttingDown) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down",
@@ -363,14 +414,21 @@ async fn create_run(
     }
 }
 
-async fn run_record(State(st): St, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn run_record(State(st): St, Path(id): Path<String>) -> Result<Response, ApiError> {
     let run = st
         .runs
         .get(&id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
-    Ok(Json(
-        serde_json::to_value(run.record()).expect("serialises"),
-    ))
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        run.record_json(),
+    )
+        .into_response())
+}
+
+/// Resolves when the server starts shutting down.
+async fn stopping(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|&stop| stop).await;
 }
 
 fn sse(m: &Message) -> SseEvent {
@@ -396,7 +454,10 @@ async fn run_events(
         let batch = v.next_batch().await;
         (!batch.is_empty()).then_some((stream::iter(batch), v))
     });
-    let events = batches.flatten().map(|m| Ok(sse(&m)));
+    let events = batches
+        .flatten()
+        .map(|m| Ok(sse(&m)))
+        .take_until(stopping(st.shutdown.subscribe()));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
@@ -412,7 +473,11 @@ async fn presenter_events(State(st): St) -> Sse<impl Stream<Item = Result<SseEve
             }
         }
     });
-    Sse::new(replay.chain(live).map(|m| Ok(sse(&m)))).keep_alive(KeepAlive::default())
+    let events = replay
+        .chain(live)
+        .map(|m| Ok(sse(&m)))
+        .take_until(stopping(st.shutdown.subscribe()));
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 async fn plain_page(State(st): St) -> Html<String> {

@@ -88,6 +88,8 @@ pub struct AppState {
     pub host: scenarios::trace::HostReport,
     pub runs: Arc<runs::Runs>,
     pub rate: api::RateLimiter,
+    /// Flips to true at shutdown: every open stream ends.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// Builds the app (used by `serve` and by tests without a socket).
@@ -105,6 +107,7 @@ pub fn app(config: Config) -> (Router, Arc<AppState>) {
         host.clone(),
     );
     let state = Arc::new(AppState {
+        shutdown: tokio::sync::watch::Sender::new(false),
         rate: api::RateLimiter::new(config.runs_per_minute),
         config,
         host,

@@ -22,6 +22,27 @@ use tokio::sync::broadcast;
 
 use crate::kvm::{KvmBackend, Limits};
 
+/// Recorded runs are forgotten, oldest finished first, past this many bytes.
+const KEEP_BYTES: usize = 64 << 20;
+
+/// 64 random bits, in hex.
+fn random_hex() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_err()
+    {
+        // No /dev/urandom: fall back to the clock, still not sequential.
+        b = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64)
+            .to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// One message of a run's stream: an event's JSON, or the end.
 #[derive(Clone, Debug)]
 pub enum Message {
@@ -51,6 +72,8 @@ pub struct Run {
     viewers_seen: AtomicUsize,
     viewers: AtomicUsize,
     pub done: AtomicBool,
+    /// Bytes of recorded JSON (records are evicted by size).
+    bytes: AtomicUsize,
 }
 
 /// A viewer of a run; the run knows when the last one has gone.
@@ -67,16 +90,18 @@ impl Viewer {
             let notified = self.run.grew.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let batch: Vec<Message> = {
+            // The end is decided from the record itself: a stream ends only
+            // after it has delivered `Done`.
+            {
                 let record = self.run.record.lock().unwrap_or_else(|p| p.into_inner());
-                record[self.next.min(record.len())..].to_vec()
-            };
-            if !batch.is_empty() {
-                self.next += batch.len();
-                return batch;
-            }
-            if self.run.done.load(Ordering::SeqCst) {
-                return Vec::new();
+                let batch = record[self.next.min(record.len())..].to_vec();
+                if !batch.is_empty() {
+                    self.next += batch.len();
+                    return batch;
+                }
+                if matches!(record.last(), Some(Message::Done)) {
+                    return Vec::new();
+                }
             }
             notified.await;
         }
@@ -101,13 +126,19 @@ impl Run {
     }
 
     fn publish(&self, m: Message) {
-        if matches!(m, Message::Done) {
-            self.done.store(true, Ordering::SeqCst);
-        }
+        let size = match &m {
+            Message::Event(s) | Message::Error(s) => s.len(),
+            Message::Done => 0,
+        };
+        let done = matches!(m, Message::Done);
+        self.bytes.fetch_add(size, Ordering::SeqCst);
         self.record
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(m);
+        if done {
+            self.done.store(true, Ordering::SeqCst);
+        }
         self.grew.notify_waiters();
     }
 
@@ -137,6 +168,33 @@ pub struct RunRecord {
 }
 
 impl Run {
+    /// The whole run as JSON text, built from the stored strings (no parse).
+    pub fn record_json(&self) -> String {
+        let head = serde_json::json!({
+            "id": self.id,
+            "scenario": self.text,
+            "backends": self.backends,
+            "presenter": self.presenter,
+            "done": self.done.load(Ordering::SeqCst),
+        })
+        .to_string();
+        let mut out = String::with_capacity(head.len() + self.bytes.load(Ordering::SeqCst) + 64);
+        out.push_str(&head[..head.len() - 1]);
+        out.push_str(",\"events\":[");
+        let mut first = true;
+        for m in self.messages() {
+            if let Message::Event(s) | Message::Error(s) = m {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&s);
+            }
+        }
+        out.push_str("]}");
+        out
+    }
+
     pub fn record(&self) -> RunRecord {
         let events = self
             .messages()
@@ -233,7 +291,14 @@ impl Runs {
                         let Ok(job) = job else { break };
                         runs.queued.fetch_sub(1, Ordering::SeqCst);
                         runs.running.fetch_add(1, Ordering::SeqCst);
-                        runs.execute(job);
+                        let run = job.run.clone();
+                        // A bug must not cost a runner thread, nor leave viewers waiting.
+                        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runs.execute(job)));
+                        if outcome.is_err() {
+                            let v = serde_json::json!({"event": "error", "message": "internal error: the run panicked"});
+                            runs.publish(&run, Message::Error(v.to_string().into()));
+                            runs.publish(&run, Message::Done);
+                        }
                         runs.running.fetch_sub(1, Ordering::SeqCst);
                     }
                 })
@@ -250,8 +315,10 @@ impl Runs {
         backends: Vec<BackendId>,
         presenter: bool,
     ) -> Result<Arc<Run>, Rejected> {
+        // Unguessable: a stranger who could name a run could watch it, and by
+        // leaving, cancel it.
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("r{n:x}-{:x}", std::process::id());
+        let id = format!("r{n:x}-{}", random_hex());
         let run = Arc::new(Run {
             id: id.clone(),
             text,
@@ -264,6 +331,7 @@ impl Runs {
             viewers_seen: AtomicUsize::new(0),
             viewers: AtomicUsize::new(0),
             done: AtomicBool::new(false),
+            bytes: AtomicUsize::new(0),
         });
         self.queued.fetch_add(1, Ordering::SeqCst);
         match self.queue.try_send(Job {
@@ -282,16 +350,23 @@ impl Runs {
             }
         }
         let mut all = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        if all.len() >= self.keep {
-            // Forget the oldest finished runs.
-            let mut done: Vec<(Instant, String)> = all
+        let bytes: usize = all.values().map(|r| r.bytes.load(Ordering::SeqCst)).sum();
+        if all.len() >= self.keep || bytes > KEEP_BYTES {
+            // Forget the oldest finished runs until well under both bounds.
+            let mut done: Vec<(Instant, String, usize)> = all
                 .values()
                 .filter(|r| r.done.load(Ordering::SeqCst))
-                .map(|r| (r.created, r.id.clone()))
+                .map(|r| (r.created, r.id.clone(), r.bytes.load(Ordering::SeqCst)))
                 .collect();
             done.sort();
-            for (_, id) in done.into_iter().take(self.keep / 10) {
+            let (mut n, mut b) = (all.len(), bytes);
+            for (_, id, size) in done {
+                if n < self.keep * 9 / 10 && b < KEEP_BYTES * 9 / 10 {
+                    break;
+                }
                 all.remove(&id);
+                n -= 1;
+                b -= size;
             }
         }
         all.insert(id.clone(), run.clone());
@@ -461,6 +536,10 @@ impl Backend for Cancellable<'_> {
     }
     fn wait(&mut self, ctx: &StepCtx, d: ScnDuration) -> Result<(), StepError> {
         self.go_on()?;
+        if self.inner.id() != BackendId::Kvm {
+            // A model's wait only moves its virtual clock.
+            return self.inner.wait(ctx, d);
+        }
         // Sleep in slices, so a cancelled run stops waiting within 100 ms.
         let mut left = d.ns;
         while left > 0 {
