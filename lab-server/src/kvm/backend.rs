@@ -164,6 +164,10 @@ struct KernelView {
     this_generation: Vec<u64>,
     /// The offset KVM computed for each vCPU (`kvm_write_tsc_offset.next`).
     offsets: Vec<Option<u64>>,
+    /// Each vCPU's `virtual_tsc_khz`, and the rate of the last synchronising
+    /// write (`last_tsc_khz`): a write at another rate never matches.
+    khz: Vec<u32>,
+    last_khz: u32,
 }
 
 /// A VM on real KVM, driven step by step.
@@ -445,7 +449,10 @@ impl KvmBackend {
         // A matched write takes the generation's offset exactly (stable TSC);
         // a new generation resets the counter. With the counter at 0 before
         // and after, only a vCPU already in the generation can have matched.
-        let matched = Some(next) == view.cur_offset
+        let same_rate = view.khz[v] == view.last_khz;
+        view.last_khz = view.khz[v];
+        let matched = same_rate
+            && Some(next) == view.cur_offset
             && (nr > before
                 || (nr == before && (nr > 0 || view.this_generation[v] == view.generation)));
         let count = if !matched {
@@ -559,6 +566,7 @@ impl Backend for KvmBackend {
         prepare(&vcpu, v).map_err(StepError)?;
         self.vm.vcpus.push(vcpu);
         self.view.offsets.push(None);
+        self.view.khz.push(self.tsc_khz);
         self.view.this_generation.push(0);
         self.pvclock_version.push(0);
         self.observe_write(ctx, v, 0, Origin::Create, t, &records)
@@ -645,6 +653,7 @@ impl Backend for KvmBackend {
         let now = self.vm.vcpus[v]
             .get_tsc_khz()
             .map_err(|e| step_err("KVM_GET_TSC_KHZ", e))?;
+        self.view.khz[v] = now;
         if now != wanted {
             return Err(step_err(
                 "KVM_SET_TSC_KHZ",
