@@ -38,6 +38,24 @@ fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
 }
 
+/// Sends a request that must be refused with `status`, and a body that says
+/// why (`needle` in its `error`, or in its first scenario error).
+async fn refused(
+    router: &axum::Router,
+    req: Request<Body>,
+    status: StatusCode,
+    needle: &str,
+) -> Value {
+    let (s, v, _) = call(router, req).await;
+    assert_eq!(s, status, "{v}");
+    let why = v["errors"][0]["message"]
+        .as_str()
+        .or(v["error"].as_str())
+        .unwrap_or_default();
+    assert!(why.contains(needle), "wanted “{needle}” in {v}");
+    v
+}
+
 #[tokio::test]
 async fn host_scenarios_and_parse() {
     let (router, _) = app(Config::default());
@@ -55,9 +73,13 @@ async fn host_scenarios_and_parse() {
     let (s, v, _) = call(&router, get("/api/scenarios/u8-generation-wrap")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(v["text"].as_str().unwrap().starts_with("title"));
-    let (s, v, _) = call(&router, get("/api/scenarios/no-such")).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    assert!(v["error"].as_str().unwrap().contains("no library scenario"));
+    refused(
+        &router,
+        get("/api/scenarios/no-such"),
+        StatusCode::NOT_FOUND,
+        "no library scenario",
+    )
+    .await;
     // Parse errors carry line and column.
     let (s, v, _) = call(
         &router,
@@ -80,9 +102,13 @@ async fn host_scenarios_and_parse() {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["analysis"]["writes"], 4);
-    let (s, v, _) = call(&router, post("/api/parse", json!({"text": "x"}))).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("bad JSON body"));
+    refused(
+        &router,
+        post("/api/parse", json!({"text": "x"})),
+        StatusCode::BAD_REQUEST,
+        "bad JSON body",
+    )
+    .await;
     // The plain page until the web app is built.
     let resp = router.clone().oneshot(get("/")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -98,16 +124,16 @@ async fn bad_requests_are_refused_with_a_reason() {
     let (s, _, _) = call(&router, post("/api/runs", json!({"scenario": big}))).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     // Unknown backend.
-    let (s, v, _) = call(
+    refused(
         &router,
         post(
             "/api/runs",
             json!({"scenario": "create 1", "backends": ["linux-2.6"]}),
         ),
+        StatusCode::BAD_REQUEST,
+        "unknown backend",
     )
     .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("unknown backend"));
     // Too many vCPUs for real KVM (or model-only mode says so).
     let (s, v, _) = call(
         &router,
@@ -128,18 +154,13 @@ async fn bad_requests_are_refused_with_a_reason() {
         assert!(v["error"].as_str().unwrap().contains("model-only mode"));
     }
     // Scenario errors.
-    let (s, v, _) = call(
+    refused(
         &router,
         post("/api/runs", json!({"scenario": "create 2\nrepeat 2\n"})),
+        StatusCode::BAD_REQUEST,
+        "never closed",
     )
     .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("never closed")
-    );
     // A run id that does not exist.
     let (s, _, _) = call(&router, get("/api/runs/nope")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
