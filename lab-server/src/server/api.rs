@@ -462,8 +462,8 @@ async fn run_events(
 }
 
 async fn presenter_events(State(st): St) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let (current, rx) = st.runs.presenter();
-    let replay = stream::iter(current.map(|r| r.messages()).unwrap_or_default());
+    let (recorded, rx) = st.runs.presenter();
+    let replay = stream::iter(recorded);
     let live = stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await {

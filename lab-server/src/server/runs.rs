@@ -125,17 +125,22 @@ impl Run {
         }
     }
 
-    fn publish(&self, m: Message) {
+    /// Records a message; `presenter` also gets it, under the same lock, so
+    /// that a presenter viewer's copy and subscription never overlap.
+    fn publish(&self, m: Message, presenter: Option<&broadcast::Sender<Message>>) {
         let size = match &m {
             Message::Event(s) | Message::Error(s) => s.len(),
             Message::Done => 0,
         };
         let done = matches!(m, Message::Done);
         self.bytes.fetch_add(size, Ordering::SeqCst);
-        self.record
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(m);
+        {
+            let mut record = self.record.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = presenter {
+                let _ = p.send(m.clone());
+            }
+            record.push(m);
+        }
         if done {
             self.done.store(true, Ordering::SeqCst);
         }
@@ -385,14 +390,21 @@ impl Runs {
     }
 
     /// The presenter's stream: every message of every presenter run.
-    pub fn presenter(&self) -> (Option<Arc<Run>>, broadcast::Receiver<Message>) {
-        let rx = self.presenter.subscribe();
+    /// The presenter's stream: what the current presenter run has recorded,
+    /// and every message of presenter runs from then on, without overlap.
+    pub fn presenter(&self) -> (Vec<Message>, broadcast::Receiver<Message>) {
         let id = self
             .presenter_run
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        (id.and_then(|id| self.get(&id)), rx)
+        match id.and_then(|id| self.get(&id)) {
+            Some(run) => {
+                let record = run.record.lock().unwrap_or_else(|p| p.into_inner());
+                (record.clone(), self.presenter.subscribe())
+            }
+            None => (Vec::new(), self.presenter.subscribe()),
+        }
     }
 
     /// Cancels every unfinished run (at shutdown).
@@ -403,10 +415,7 @@ impl Runs {
     }
 
     fn publish(&self, run: &Run, m: Message) {
-        if run.presenter {
-            let _ = self.presenter.send(m.clone());
-        }
-        run.publish(m);
+        run.publish(m, run.presenter.then_some(&self.presenter));
     }
 
     fn execute(&self, job: Job) {
