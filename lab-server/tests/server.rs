@@ -239,6 +239,24 @@ async fn start(config: Config) -> (String, std::sync::Arc<lab_server::server::Ap
     (format!("http://{addr}"), state)
 }
 
+/// GET a JSON answer over the socket.
+async fn get_json(client: &reqwest::Client, url: String) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// POST a JSON body over the socket and read the JSON answer.
+async fn post_json(client: &reqwest::Client, url: String, body: Value) -> Value {
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn sse_events(url: &str) -> Vec<String> {
     let resp = reqwest::get(url).await.unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
@@ -264,15 +282,12 @@ async fn runs_stream_over_sse_and_replay() {
     let (base, _) = start(Config::default()).await;
     let client = reqwest::Client::new();
     let backends = ["linux-3.14", "linux-6.18"];
-    let v: Value = client
-        .post(format!("{base}/api/runs"))
-        .json(&json!({"scenario": "create 2\nwrite * 0\nrun *\n", "backends": backends}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = post_json(
+        &client,
+        format!("{base}/api/runs"),
+        json!({"scenario": "create 2\nwrite * 0\nrun *\n", "backends": backends}),
+    )
+    .await;
     let id = v["id"].as_str().unwrap().to_string();
     let events = sse_events(&format!("{base}/api/runs/{id}/events")).await;
     let data: Vec<Value> = events
@@ -291,14 +306,7 @@ async fn runs_stream_over_sse_and_replay() {
     // A late viewer gets the same stream, and the record has it all.
     let again = sse_events(&format!("{base}/api/runs/{id}/events")).await;
     assert_eq!(again, events);
-    let record: Value = client
-        .get(format!("{base}/api/runs/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let record: Value = get_json(&client, format!("{base}/api/runs/{id}")).await;
     assert_eq!(record["done"], true);
     assert_eq!(record["events"].as_array().unwrap().len(), 14);
 }
@@ -354,15 +362,12 @@ async fn a_disconnect_mid_stream_frees_the_vm() {
     }
     let scenario = "create 4\nrepeat 80\n  wait 100ms\n  write * now\nend\nrun *\n";
     let client = reqwest::Client::new();
-    let v: Value = client
-        .post(format!("{base}/api/runs"))
-        .json(&json!({"scenario": scenario, "backends": ["kvm"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = post_json(
+        &client,
+        format!("{base}/api/runs"),
+        json!({"scenario": scenario, "backends": ["kvm"]}),
+    )
+    .await;
     let id = v["id"].as_str().unwrap().to_string();
     let resp = client
         .get(format!("{base}/api/runs/{id}/events"))
@@ -373,26 +378,12 @@ async fn a_disconnect_mid_stream_frees_the_vm() {
     // Wait for the VM to exist, then hang up.
     let first = body.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("\"backend\":\"kvm\""));
-    let stats: Value = client
-        .get(format!("{base}/api/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = get_json(&client, format!("{base}/api/stats")).await;
     assert_eq!(stats["vms"], 1, "{stats}");
     drop(body);
     let gone = Instant::now();
     loop {
-        let stats: Value = client
-            .get(format!("{base}/api/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats: Value = get_json(&client, format!("{base}/api/stats")).await;
         if stats["vms"] == 0 && stats["running"] == 0 {
             break;
         }
@@ -402,14 +393,7 @@ async fn a_disconnect_mid_stream_frees_the_vm() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let record: Value = client
-        .get(format!("{base}/api/runs/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let record: Value = get_json(&client, format!("{base}/api/runs/{id}")).await;
     let last = record["events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["event"], "error");
     assert!(
