@@ -27,6 +27,7 @@
 //! natively in the server and as WebAssembly in the browser.
 
 pub mod ast;
+pub mod bench;
 pub mod check;
 pub mod error;
 pub mod exec;

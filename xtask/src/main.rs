@@ -9,6 +9,8 @@
 //!
 //! Every step echoes the command it runs and stops at the first failure.
 
+mod web;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -22,6 +24,8 @@ fn main() -> ExitCode {
         "test" => test(),
         "lab" => lab(),
         "bench" => bench(),
+        "dist" => web::dist(),
+        "record" => web::record(),
         "fuzz" => fuzz(&args[1..]),
         "help" | "-h" | "--help" => {
             print_help();
@@ -43,7 +47,9 @@ fn print_help() {
         "cargo xtask <task>\n\n\
          test   set up, then fmt check, clippy -D warnings, wasm32 build, every test\n\
          lab    build and start the lab server (http://127.0.0.1:8080)\n\
-         bench  model throughput (criterion)\n\
+         bench  model throughput (criterion) and the web budgets\n\
+         dist   build the static site (notebook + book) into target/dist\n\
+         record record every library scenario on this machine's KVM (lab-web/recorded)\n\
          fuzz   fuzz the scenario parser: cargo xtask fuzz [--runs N] (nightly)"
     );
 }
@@ -87,7 +93,8 @@ fn output(program: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// What a fresh machine lacks: the wasm32 target, rustfmt and clippy.
+/// What a fresh machine lacks for building: the wasm32 target, rustfmt,
+/// clippy, and npm binaryen (wasm-opt).
 fn setup() -> Result<(), String> {
     let installed = output("rustup", &["target", "list", "--installed"])
         .map_err(|e| format!("rustup is needed to add the {WASM_TARGET} target: {e}"))?;
@@ -103,9 +110,40 @@ fn setup() -> Result<(), String> {
     Ok(())
 }
 
+/// The version of wasm-bindgen the workspace pins (lab-web and xtask).
+const WASM_BINDGEN: &str = "0.2.130";
+
+/// What the tests need beyond building: Debian's chromium and chromedriver
+/// (the browser tests) and wasm-bindgen-cli's test runner (wasm-bindgen-test).
+fn setup_test_tools() -> Result<(), String> {
+    let have = |bin: &str| output("which", &[bin]).is_ok();
+    if !have("chromium") || !have("chromedriver") {
+        if output("id", &["-u"]).map(|u| u.trim() == "0") != Ok(true) {
+            return Err("the browser tests need chromium and chromedriver: \
+                 run `apt-get install chromium chromium-driver` as root"
+                .into());
+        }
+        run("apt-get", &["update", "-q"])?;
+        run(
+            "apt-get",
+            &["install", "-y", "-q", "chromium", "chromium-driver"],
+        )?;
+    }
+    let runner = output("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
+    if !runner.contains(WASM_BINDGEN) {
+        // Not `--locked`: its lock file wants a crate this registry lacks.
+        run(
+            "cargo",
+            &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN],
+        )?;
+    }
+    Ok(())
+}
+
 fn test() -> Result<(), String> {
     let started = Instant::now();
     setup()?;
+    setup_test_tools()?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run(
         "cargo",
@@ -118,10 +156,23 @@ fn test() -> Result<(), String> {
             "warnings",
         ],
     )?;
+    // The browser half and its wasm-bindgen tests, linted as wasm32.
     run(
         "cargo",
-        &["build", "--package", "scenarios", "--target", WASM_TARGET],
+        &[
+            "clippy",
+            "--package",
+            "lab-web",
+            "--all-targets",
+            "--target",
+            WASM_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
+    // The site the browser tests open: the notebook (WASM) and the book.
+    web::dist()?;
     // The benchmark must keep compiling and running; one quick pass, no timing.
     run(
         "cargo",
@@ -135,7 +186,13 @@ fn test() -> Result<(), String> {
             "--test",
         ],
     )?;
+    // Everything native, the browser tests included (they need target/dist).
     run("cargo", &["test", "--workspace"])?;
+    // wasm-bindgen-test: the models and components as WASM, in headless chromium.
+    run(
+        "cargo",
+        &["test", "--package", "lab-web", "--target", WASM_TARGET],
+    )?;
     println!(
         "\nxtask test: every step passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -144,6 +201,8 @@ fn test() -> Result<(), String> {
 }
 
 fn lab() -> Result<(), String> {
+    setup()?;
+    web::dist()?;
     run("cargo", &["build", "--release", "--package", "lab-server"])?;
     let bin = root().join("target/release/lab-server");
     let bin = bin.to_str().ok_or("non-UTF-8 path")?;
@@ -151,18 +210,38 @@ fn lab() -> Result<(), String> {
     run(bin, &["host"])?;
     run(bin, &["run", "qemu-2.0-boot-4", "--compare"])?;
     println!(
-        "\nStarting the lab server (Ctrl-C stops it). Try:\n  \
-         curl -s localhost:8080/api/scenarios | head -c 300\n  \
-         curl -s -XPOST localhost:8080/api/runs -d '{{\"scenario\":\"create 2\\nwrite * 0\\nwrite * 0\\nrun *\"}}'\n  \
-         curl -sN localhost:8080/api/runs/<id>/events\n"
+        "\nStarting the lab (Ctrl-C stops it):\n  \
+         notebook  http://127.0.0.1:8080/?scenario=qemu-2.0-boot-2\n  \
+         book      http://127.0.0.1:8080/book/\n  \
+         API       http://127.0.0.1:8080/api/host\n"
     );
     run(bin, &["serve"])
 }
 
+/// Model throughput (criterion), then the web budgets in headless chromium:
+/// bundle size, time to interactive, scrubbing, WASM vs native models.
 fn bench() -> Result<(), String> {
+    setup()?;
+    setup_test_tools()?;
     run(
         "cargo",
         &["bench", "--package", "scenarios", "--bench", "models"],
+    )?;
+    web::dist()?;
+    run(
+        "cargo",
+        &[
+            "test",
+            "--release",
+            "--package",
+            "lab-server",
+            "--test",
+            "browser",
+            "--",
+            "--ignored",
+            "budgets",
+            "--nocapture",
+        ],
     )
 }
 

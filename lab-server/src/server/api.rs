@@ -156,11 +156,16 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route("/api/presenter/events", get(presenter_events))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit));
+    // The page asks `server.json` before it calls the API: the built site
+    // ships one saying `false`, so on a plain static host the page learns it
+    // is alone without a failed request in the browser's console.
+    let probe = Router::new().route(
+        "/server.json",
+        get(|| async { Json(json!({ "server": true, "api": "api/" })) }),
+    );
     let site = match &state.config.static_dir {
-        Some(dir) if dir.join("index.html").exists() => {
-            Router::new().fallback_service(ServeDir::new(dir))
-        }
-        _ => Router::new()
+        Some(dir) if dir.join("index.html").exists() => probe.fallback_service(ServeDir::new(dir)),
+        _ => probe
             .route("/", get(plain_page))
             .route("/book/", get(plain_page))
             .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page") }),

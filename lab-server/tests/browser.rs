@@ -1,0 +1,713 @@
+//! The notebook and the book in a real browser: headless Debian chromium,
+//! driven over WebDriver (chromedriver), against `lab-server serve` with the
+//! built site (`cargo xtask dist` → target/dist).
+//!
+//! Without chromium, chromedriver or the built site these tests say so and
+//! pass as skipped — except under CI=true, where they must run.
+//! Screenshots of the main views land in target/screenshots/.
+//!
+//! `cargo test -p lab-server --test browser -- --ignored budgets --nocapture`
+//! prints the web budgets (`cargo xtask bench` runs it).
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// One browser at a time: two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dist() -> PathBuf {
+    root().join("target/dist")
+}
+
+fn shots() -> PathBuf {
+    let d = root().join("target/screenshots");
+    std::fs::create_dir_all(&d).expect("target/screenshots");
+    d
+}
+
+/// Why these tests cannot run here, if they cannot.
+fn missing() -> Option<String> {
+    if !dist().join("index.html").exists() || !dist().join("lab_web_bg.wasm").exists() {
+        return Some("the site is not built (cargo xtask dist)".into());
+    }
+    for bin in ["chromium", "chromedriver"] {
+        if Command::new("which")
+            .arg(bin)
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            return Some(format!(
+                "`{bin}` is not installed (apt-get install chromium chromium-driver)"
+            ));
+        }
+    }
+    None
+}
+
+/// Skips (or, under CI=true, fails) when the browser stack is absent.
+fn ready(test: &str) -> bool {
+    match missing() {
+        None => true,
+        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: cannot run under CI=true: {why}")
+        }
+        Some(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            false
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `lab-server serve` on a free port with the built site.
+fn server(envs: &[(&str, &str)]) -> (Proc, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lab-server"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--static"])
+        .arg(dist())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("lab-server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("lab-server says where it listens");
+    let base = line
+        .trim()
+        .strip_prefix("TSC Lab: ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .trim_end_matches('/')
+        .to_string();
+    (Proc(child), base)
+}
+
+/// A plain static file server for target/dist: no API at all.
+fn static_server(rt: &tokio::runtime::Runtime) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dist()));
+    rt.spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+struct Browser {
+    client: Client,
+    _driver: Proc,
+    _profile: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = free_port();
+        let driver = Proc(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+        );
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile = std::env::temp_dir().join(format!("tsclab-chromium-{port}"));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-quic", "--no-first-run", "--window-size=1280,1600",
+                         format!("--user-data-dir={}", profile.display())]
+            }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session");
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits until `cond` (a JS expression) is truthy; returns its value.
+    async fn wait(&self, cond: &str, what: &str) -> Value {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.js(&format!("return ({cond});")).await;
+            if !(v.is_null() || v == false || v == "" || v == 0) {
+                return v;
+            }
+            if Instant::now() > until {
+                self.shot(&format!("FAILED-{}", what.replace(' ', "-")))
+                    .await;
+                panic!("timed out waiting for {what} ({cond})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+            .text()
+            .await
+            .expect("text")
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
+    }
+
+    async fn shot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(shots().join(format!("{name}.png")), png);
+        }
+    }
+
+    /// The browser console since the last call: every entry, and the errors.
+    async fn console_errors(&self) -> Vec<String> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("the browser log");
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    async fn assert_no_console_errors(&self, page: &str) {
+        let errors = self.console_errors().await;
+        assert!(errors.is_empty(), "console errors on {page}: {errors:#?}");
+    }
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` (the browser console).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or("")))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn kvm_here() -> bool {
+    let host = lab_server::kvm::host::report();
+    host.kvm_usable && host.tracing
+}
+
+/// A verdict badge's word on a backend.
+fn verdict(backend: &str) -> String {
+    format!("document.querySelector('.lab-verdict[data-backend=\"{backend}\"]')?.dataset.verdict")
+}
+
+/// The 2014 bug, side by side: QEMU 2.0 booting two vCPUs on the four models
+/// and this machine's KVM; step to the first divergence; 3.14 overcounts, 3.17
+/// holds N−1.
+#[test]
+fn the_notebook_shows_the_bug_side_by_side() {
+    if !ready("the_notebook_shows_the_bug_side_by_side") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_server, base) = server(&[]);
+    let kvm = kvm_here();
+    runtime().block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!("{base}/?scenario=qemu-2.0-boot-2")).await;
+        b.wait("document.querySelectorAll('.lab-verdict').length >= 4", "the verdicts").await;
+        assert_eq!(b.wait(&verdict("linux-3.14"), "3.14's verdict").await, "UNSTABLE");
+        assert_eq!(b.wait(&verdict("linux-3.17"), "3.17's verdict").await, "STABLE");
+        assert_eq!(b.wait(&verdict("linux-3.17-u8"), "3.17-u8's verdict").await, "STABLE");
+        assert_eq!(b.wait(&verdict("linux-6.18"), "6.18's verdict").await, "STABLE");
+        let banner = b.text(".lab-host").await;
+        if kvm {
+            assert!(banner.contains("Real KVM available"), "{banner}");
+            // This machine's KVM: the run streams in and ends STABLE, with N−1.
+            let v = b
+                .wait(
+                    &format!("(({v}) || '').match(/STABLE|UNSTABLE|failed/) && ({v})", v = verdict("kvm")),
+                    "the real KVM run",
+                )
+                .await;
+            assert_eq!(v, "STABLE", "real KVM on this machine");
+            let kvm_detail = b.text(".lab-verdict[data-backend=\"kvm\"] .lab-verdict-detail").await;
+            assert!(kvm_detail.contains("nr_vcpus_matched_tsc 1"), "{kvm_detail}");
+        }
+        // 3.14's overcount (2N−1+… = 5) against 3.17's N−1 = 1, in the verdicts.
+        let d314 = b.text(".lab-verdict[data-backend=\"linux-3.14\"] .lab-verdict-detail").await;
+        let d317 = b.text(".lab-verdict[data-backend=\"linux-3.17\"] .lab-verdict-detail").await;
+        assert!(d314.contains("nr_vcpus_matched_tsc 5") && d314.contains("master clock off"), "{d314}");
+        assert!(d317.contains("nr_vcpus_matched_tsc 1") && d317.contains("master clock on"), "{d317}");
+        b.shot("notebook-side-by-side").await;
+
+        // Step to the first divergence: write 3, vCPU 0's post_init write.
+        let div = b.text(".lab-divergence").await;
+        assert!(div.contains("First divergence at write 3"), "{div}");
+        b.click(".lab-goto-divergence").await;
+        b.wait("document.querySelector('.lab-here').textContent.startsWith('write 3 of')", "write 3").await;
+        let why314 = b.text(".lab-logic li[data-backend=\"linux-3.14\"]").await;
+        let why317 = b.text(".lab-logic li[data-backend=\"linux-3.17\"]").await;
+        assert!(why314.contains("counted again (the 2014 bug)"), "{why314}");
+        assert!(why317.contains("already in generation 1 → not counted"), "{why317}");
+        let nr = |backend: &str| {
+            format!("document.querySelector('.lab-vm tr[data-backend=\"{backend}\"] .lab-nr').textContent")
+        };
+        assert_eq!(b.js(&format!("return {};", nr("linux-3.14"))).await, "2");
+        assert_eq!(b.js(&format!("return {};", nr("linux-3.17"))).await, "1");
+        assert!(b.js("return !!document.querySelector('.lab-timeline tr.lab-row-now.lab-row-diverge');").await == true);
+        b.shot("notebook-step-through").await;
+
+        // The keyboard: → ← End Home on the focused output.
+        let key = |k: &str| {
+            format!(
+                "const o = document.querySelector('.lab-output'); o.focus(); \
+                 o.dispatchEvent(new KeyboardEvent('keydown', {{key: '{k}', bubbles: true}})); return true;"
+            )
+        };
+        b.js(&key("ArrowRight")).await;
+        b.wait("document.querySelector('.lab-here').textContent.startsWith('write 4 of 6')", "→").await;
+        assert_eq!(b.js(&format!("return {};", nr("linux-3.14"))).await, "3");
+        b.js(&key("End")).await;
+        b.wait("document.querySelector('.lab-here').textContent.startsWith('write 6 of 6')", "End").await;
+        assert_eq!(b.js(&format!("return {};", nr("linux-3.14"))).await, "5");
+        b.js(&key("Home")).await;
+        b.wait("document.querySelector('.lab-here').textContent.startsWith('before write 1')", "Home").await;
+
+        // Charts: drawn, with a table view.
+        let charts = b.js("return document.querySelectorAll('.lab-chart svg polyline').length;").await;
+        assert!(charts.as_u64().unwrap_or(0) >= 5, "{charts}");
+        b.click(".lab-chart-tools button").await;
+        b.wait("document.querySelector('.lab-chart-table td')", "the chart's table").await;
+        let header = b.text(".lab-chart-table thead").await;
+        assert!(header.contains("linux-3.14 nr_matched"), "{header}");
+
+        // Editing re-runs the models: one vCPU still fails on 3.14.
+        b.js("const t = document.querySelector('.lab-source'); \
+              t.value = 'create 1\\nwrite * 0\\nwrite * 0\\nrun *\\n'; \
+              t.dispatchEvent(new Event('input', {bubbles: true})); return true;")
+            .await;
+        b.wait(
+            "document.querySelector('.lab-verdict[data-backend=\"linux-3.14\"] .lab-verdict-detail').textContent.includes('online 1')",
+            "the re-run",
+        )
+        .await;
+        assert_eq!(b.js(&format!("return {};", verdict("linux-3.14"))).await, "UNSTABLE");
+        assert_eq!(b.js(&format!("return {};", verdict("linux-3.17"))).await, "STABLE");
+        // A typo is reported at its line and column, and nothing is lost.
+        b.js("const t = document.querySelector('.lab-source'); \
+              t.value = t.value.replace('create 1', 'create one'); \
+              t.dispatchEvent(new Event('input', {bubbles: true})); return true;")
+            .await;
+        let err = b.wait("document.querySelector('.lab-errors')?.textContent", "the error list").await;
+        assert!(err.as_str().unwrap_or("").starts_with("1:8:"), "{err}");
+        assert!(b.js("return document.querySelectorAll('.lab-verdict').length").await.as_u64() >= Some(4));
+        b.shot("notebook-error").await;
+        b.assert_no_console_errors("the notebook").await;
+        b.close().await;
+    });
+}
+
+/// The share link holds the whole notebook: open it in a fresh browser with
+/// empty storage and the same notebook comes back.
+#[test]
+fn a_share_link_round_trips_the_notebook() {
+    if !ready("a_share_link_round_trips_the_notebook") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_server, base) = server(&[]);
+    runtime().block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!("{base}/?scenario=window-1.2s")).await;
+        b.wait("document.querySelector('.lab-verdict')", "the verdicts").await;
+        b.js("const t = document.querySelector('.lab-title'); t.value = 'Shared: the 1.2 s window'; \
+              t.dispatchEvent(new Event('input', {bubbles: true})); \
+              const s = document.querySelector('.lab-source'); s.value = s.value + '\\n# edited before sharing\\n'; \
+              s.dispatchEvent(new Event('input', {bubbles: true})); return true;")
+            .await;
+        b.click(".lab-share").await;
+        let url = b.wait("document.querySelector('.lab-share-url')?.value", "the share link").await;
+        let url = url.as_str().expect("a link").to_string();
+        assert!(url.contains("#nb="), "{url}");
+        let source = b.js("return document.querySelector('.lab-source').value;").await;
+        b.close().await;
+
+        let fresh = Browser::start().await;
+        fresh.goto(&format!("{base}/")).await;
+        fresh.js("localStorage.clear(); return true;").await;
+        fresh.goto(&url).await;
+        fresh.wait("document.querySelector('.lab-verdict')", "the shared notebook").await;
+        assert_eq!(
+            fresh.js("return document.querySelector('.lab-title').value;").await,
+            "Shared: the 1.2 s window"
+        );
+        assert_eq!(fresh.js("return document.querySelector('.lab-source').value;").await, source);
+        let notice = fresh.text(".lab-notice").await;
+        assert!(notice.contains("shared link"), "{notice}");
+        fresh.shot("notebook-shared-link").await;
+        fresh.assert_no_console_errors("the shared notebook").await;
+        fresh.close().await;
+    });
+}
+
+/// Without KVM the notebook says so and runs the models; without any server
+/// (a static copy of target/dist) it does too, with the recorded real-KVM
+/// runs in the KVM column.
+#[test]
+fn model_only_mode_without_kvm_or_without_a_server() {
+    if !ready("model_only_mode_without_kvm_or_without_a_server") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_server, base) = server(&[
+        ("LAB_KVM_DEVICE", "/nonexistent/kvm"),
+        ("LAB_TRACEFS", "/nonexistent"),
+    ]);
+    let rt = runtime();
+    let plain = static_server(&rt);
+    rt.block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!("{base}/?scenario=qemu-2.0-boot-4")).await;
+        b.wait(
+            "document.querySelector('.lab-host[data-mode=\"model-only\"]')",
+            "the model-only banner",
+        )
+        .await;
+        b.wait(
+            "document.querySelectorAll('.lab-verdict').length >= 4",
+            "four model verdicts",
+        )
+        .await;
+        assert_eq!(
+            b.js(&format!("return {};", verdict("linux-3.14"))).await,
+            "UNSTABLE"
+        );
+        // No live KVM here; a recorded run may stand in, and says so.
+        if dist().join("recorded/qemu-2.0-boot-4.json").exists() {
+            b.wait(&verdict("kvm"), "the recorded KVM run").await;
+            let tag = b
+                .text(".lab-verdict[data-backend=\"kvm\"] .lab-source-tag")
+                .await;
+            assert_eq!(tag, "real KVM, recorded");
+            let bar = b.text(".lab-kvm-bar").await;
+            assert!(bar.contains("a run recorded on"), "{bar}");
+        } else {
+            let bar = b.text(".lab-kvm-bar").await;
+            assert!(bar.contains("not on this server"), "{bar}");
+        }
+        assert!(
+            b.js("return !document.querySelector('.lab-run-kvm');")
+                .await
+                == true
+        );
+        b.shot("model-only-server").await;
+        b.assert_no_console_errors("model-only mode").await;
+
+        b.goto(&format!("{plain}/?scenario=qemu-2.0-boot-4")).await;
+        b.wait(
+            "document.querySelector('.lab-host[data-mode=\"no-server\"]')",
+            "the no-server banner",
+        )
+        .await;
+        b.wait(
+            "document.querySelectorAll('.lab-verdict').length >= 4",
+            "the model verdicts",
+        )
+        .await;
+        assert_eq!(
+            b.js(&format!("return {};", verdict("linux-3.17"))).await,
+            "STABLE"
+        );
+        if dist().join("recorded/qemu-2.0-boot-4.json").exists() {
+            let v = b.wait(&verdict("kvm"), "the recorded KVM run").await;
+            assert_eq!(v, "STABLE");
+            let tag = b
+                .text(".lab-verdict[data-backend=\"kvm\"] .lab-source-tag")
+                .await;
+            assert_eq!(tag, "real KVM, recorded");
+        }
+        b.shot("model-only-static").await;
+        b.assert_no_console_errors("the static copy").await;
+        b.close().await;
+    });
+}
+
+/// One cell alone, for any page: /embed?scenario=….
+#[test]
+fn one_cell_embeds() {
+    if !ready("one_cell_embeds") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_server, base) = server(&[("LAB_KVM_DEVICE", "/nonexistent/kvm")]);
+    runtime().block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!(
+            "{base}/embed?scenario=u8-generation-wrap&backends=linux-3.17,linux-3.17-u8&predict=stable@linux-3.17-u8"
+        ))
+        .await;
+        b.wait("document.querySelector('.lab-predict')", "the prediction").await;
+        assert!(b.js("return !document.querySelector('.lab-verdict');").await == true, "answer shown too early");
+        b.click(".lab-choice button:nth-child(1)").await;
+        b.click(".lab-reveal").await;
+        b.wait("document.querySelectorAll('.lab-verdict').length == 2", "two verdicts").await;
+        let answer = b.text(".lab-predict-row").await;
+        assert!(answer.contains("✘ you said stable; it is unstable"), "{answer}");
+        b.shot("embed-predict").await;
+        b.assert_no_console_errors("the embedded cell").await;
+        b.close().await;
+    });
+}
+
+/// Every chapter of the book: its live cells mount and run, and the
+/// console stays clean. The book is served by lab-server and by a plain
+/// file server (the static build).
+#[test]
+fn every_book_chapter_runs_its_live_cells() {
+    if !ready("every_book_chapter_runs_its_live_cells") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let chapters = book_chapters();
+    assert!(chapters.len() >= 10, "{chapters:?}");
+    let (_server, base) = server(&[]);
+    let rt = runtime();
+    let plain = static_server(&rt);
+    rt.block_on(async {
+        let b = Browser::start().await;
+        for (site, label) in [(&base, "lab-server"), (&plain, "static")] {
+            for ch in &chapters {
+                b.goto(&format!("{site}/book/{ch}")).await;
+                let expected = b.js("return document.querySelectorAll('.lab-cell').length;").await;
+                let n = expected.as_u64().unwrap_or(0);
+                if n > 0 {
+                    b.wait(&format!("document.body.dataset.labCells == '{n}'"), &format!("{ch}'s cells")).await;
+                    // Every cell shows a result or asks its question first.
+                    b.wait(
+                        "[...document.querySelectorAll('.lab-cell-mounted')].every(c => \
+                           c.querySelector('.lab-verdict') || c.querySelector('.lab-predict'))",
+                        &format!("{ch}'s cells to run"),
+                    )
+                    .await;
+                    let bad = b.js("return document.querySelectorAll('.lab-cell-mounted .lab-error').length;").await;
+                    assert_eq!(bad, 0, "{label} {ch}: a cell reported an error");
+                }
+                b.assert_no_console_errors(&format!("{label} /book/{ch}")).await;
+            }
+        }
+        b.goto(&format!("{base}/book/04-the-bug.html")).await;
+        b.wait("document.querySelector('.lab-verdict')", "chapter 4").await;
+        b.shot("book-chapter-4").await;
+        b.close().await;
+    });
+}
+
+/// The chapters, in SUMMARY.md order, as built pages.
+fn book_chapters() -> Vec<String> {
+    let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).expect("SUMMARY.md");
+    summary
+        .lines()
+        .filter_map(|l| {
+            let start = l.find("](")? + 2;
+            let end = l[start..].find(')')? + start;
+            Some(l[start..end].replace(".md", ".html"))
+        })
+        .collect()
+}
+
+/// The web budgets, printed as figures (not asserted: `cargo xtask bench`).
+#[test]
+#[ignore = "a benchmark: cargo xtask bench"]
+fn budgets() {
+    assert!(
+        missing().is_none(),
+        "budgets need the site and chromium: {:?}",
+        missing()
+    );
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let gz = |f: &str| -> u64 {
+        let out = Command::new("gzip")
+            .args(["-9", "-c"])
+            .arg(dist().join(f))
+            .output()
+            .expect("gzip");
+        out.stdout.len() as u64
+    };
+    let (wasm, js) = (gz("lab_web_bg.wasm"), gz("lab_web.js"));
+    println!(
+        "bundle: wasm {} KB + js {} KB = {} KB gzip -9 (budget 350 KB)",
+        wasm / 1000,
+        js / 1000,
+        (wasm + js) / 1000
+    );
+    let (_server, base) = server(&[("LAB_KVM_DEVICE", "/nonexistent/kvm")]);
+    runtime().block_on(async {
+        let b = Browser::start().await;
+        let mut interactive = Vec::new();
+        for _ in 0..7 {
+            b.goto(&format!("{base}/?scenario=qemu-2.0-boot-8")).await;
+            let t = b.wait("document.body.dataset.labInteractive", "interactive").await;
+            interactive.push(t.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN));
+        }
+        interactive.sort_by(f64::total_cmp);
+        println!(
+            "interactive (navigation → first results on screen), 7 loads: median {:.0} ms, max {:.0} ms (budget 1000 ms)",
+            interactive[3], interactive[6]
+        );
+
+        // Scrubbing a 64-vCPU × 1,024-write trace: keydown → render → layout.
+        b.js("const t = document.querySelector('.lab-source'); \
+              t.value = 'create 64\\nrepeat 15\\n  write * 0\\nend\\nrun *\\n'; \
+              t.dispatchEvent(new Event('input', {bubbles: true})); return true;")
+            .await;
+        b.wait("document.querySelector('.lab-here').textContent.includes('of 1024')", "the big trace").await;
+        let frames = b
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const o = document.querySelector('.lab-output'); o.focus();
+                 const ch = new MessageChannel();
+                 const tick = () => new Promise(r => { ch.port1.onmessage = () => r(); ch.port2.postMessage(0); });
+                 (async () => {
+                   const times = [];
+                   for (let i = 0; i < 120; i++) {
+                     const key = i < 60 ? 'ArrowLeft' : 'ArrowRight';
+                     const t0 = performance.now();
+                     o.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+                     await tick();
+                     document.body.offsetHeight;
+                     times.push(performance.now() - t0);
+                   }
+                   done(times);
+                 })();",
+                vec![],
+            )
+            .await
+            .expect("scrub timing");
+        let mut f: Vec<f64> = frames
+            .as_array()
+            .expect("times")
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        f.sort_by(f64::total_cmp);
+        println!(
+            "scrub, 64 vCPUs × 1,024 writes, 120 steps: median {:.1} ms, p95 {:.1} ms a step (budget 16 ms)",
+            f[f.len() / 2],
+            f[f.len() * 95 / 100]
+        );
+        b.shot("budget-scrub-64x1024").await;
+
+        let wasm = b
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 import('/lab_web.js').then(m => done(m.benchModels(64, 781)));",
+                vec![],
+            )
+            .await
+            .expect("the WASM models bench");
+        let wasm: Value = serde_json::from_str(wasm.as_str().unwrap_or("{}")).expect("bench JSON");
+        let start = Instant::now();
+        let native = scenarios::bench::model_throughput(64, 781, || start.elapsed().as_secs_f64() * 1e3);
+        println!("models, 64 vCPUs × {} writes, median of 5 (writes/s):", native.writes);
+        for (id, n) in &native.models {
+            let w = wasm["models"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x[0] == id.name()))
+                .and_then(|x| x[1].as_f64())
+                .unwrap_or(f64::NAN);
+            println!(
+                "  {:<14} wasm {:>6.1} M  native {:>6.1} M  ratio {:.2}× (budget ≥ 0.5×)",
+                id.name(),
+                w / 1e6,
+                n / 1e6,
+                w / n
+            );
+        }
+        b.close().await;
+    });
+}

@@ -1,0 +1,15 @@
+//! # lab-web — the TSC Lab notebook
+//!
+//! A Yew application compiled to WebAssembly. The kernel models of the
+//! `scenarios` crate run in the page; real KVM streams from `lab-server`
+//! when one is reachable. Everything that is not drawing — what a run shows
+//! at write k, divergences, predictions, exports, share links, markdown — lives
+//! in plain modules with native tests; `ui` holds the components.
+
+pub mod analysis;
+pub mod charts;
+pub mod export;
+pub mod markdown;
+pub mod notebook;
+pub mod share;
+pub mod ui;

@@ -1,0 +1,188 @@
+//! The few browser services the notebook uses: storage, downloads, the
+//! clipboard, the URL, time. Each fails soft (a private window without
+//! storage, a page without a clipboard) and says so to the caller.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+pub(crate) fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+pub(crate) fn document() -> Option<web_sys::Document> {
+    window()?.document()
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window()?.local_storage().ok().flatten()
+}
+
+pub(crate) fn load(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok().flatten()
+}
+
+/// Saves to localStorage; false when the browser refuses (full, private mode).
+pub(crate) fn save(key: &str, value: &str) -> bool {
+    storage().is_some_and(|s| s.set_item(key, value).is_ok())
+}
+
+pub(crate) fn remove(key: &str) {
+    if let Some(s) = storage() {
+        let _ = s.remove_item(key);
+    }
+}
+
+/// Milliseconds from the page's time origin.
+pub(crate) fn now_ms() -> f64 {
+    window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// A file name from a title: lower-case ASCII letters and digits, the rest `-`.
+pub(crate) fn file_name(title: &str) -> String {
+    title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Offers `content` as a file download.
+pub(crate) fn download(name: &str, mime: &str, content: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(content));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+        .map_err(|e| format!("cannot make the file: {e:?}"))?;
+    download_blob(name, &blob)
+}
+
+pub(crate) fn download_blob(name: &str, blob: &web_sys::Blob) -> Result<(), String> {
+    let url = web_sys::Url::create_object_url_with_blob(blob)
+        .map_err(|e| format!("cannot make the file: {e:?}"))?;
+    let doc = document().ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = doc
+        .create_element("a")
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "not an anchor")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Draws an SVG into a canvas and downloads it as PNG (twice the size, for
+/// slides). Asynchronous: the image must load first.
+pub(crate) fn download_png(name: &str, svg: &str, width: u32, height: u32) -> Result<(), String> {
+    let doc = document().ok_or("no document")?;
+    let img: web_sys::HtmlImageElement = doc
+        .create_element("img")
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "not an image")?;
+    let url = format!(
+        "data:image/svg+xml;charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(svg))
+    );
+    let name = name.to_string();
+    let img2 = img.clone();
+    let onload = Closure::once_into_js(move || {
+        let scale = 2;
+        let draw = || -> Result<(), String> {
+            let canvas: web_sys::HtmlCanvasElement = document()
+                .ok_or("no document")?
+                .create_element("canvas")
+                .map_err(|e| format!("{e:?}"))?
+                .dyn_into()
+                .map_err(|_| "not a canvas")?;
+            canvas.set_width(width * scale);
+            canvas.set_height(height * scale);
+            let ctx: web_sys::CanvasRenderingContext2d = canvas
+                .get_context("2d")
+                .map_err(|e| format!("{e:?}"))?
+                .ok_or("no 2d context")?
+                .dyn_into()
+                .map_err(|_| "not a 2d context")?;
+            ctx.draw_image_with_html_image_element_and_dw_and_dh(
+                &img2,
+                0.0,
+                0.0,
+                f64::from(width * scale),
+                f64::from(height * scale),
+            )
+            .map_err(|e| format!("{e:?}"))?;
+            let data = canvas
+                .to_data_url_with_type("image/png")
+                .map_err(|e| format!("{e:?}"))?;
+            let a: web_sys::HtmlAnchorElement = document()
+                .ok_or("no document")?
+                .create_element("a")
+                .map_err(|e| format!("{e:?}"))?
+                .dyn_into()
+                .map_err(|_| "not an anchor")?;
+            a.set_href(&data);
+            a.set_download(&name);
+            a.click();
+            Ok(())
+        };
+        if let Err(e) = draw() {
+            web_sys::console::warn_1(&JsValue::from_str(&format!("PNG export failed: {e}")));
+        }
+    });
+    img.set_onload(Some(onload.unchecked_ref()));
+    img.set_src(&url);
+    Ok(())
+}
+
+/// Copies text to the clipboard (where the page may).
+pub(crate) fn copy(text: &str) {
+    if let Some(w) = window() {
+        let _ = w.navigator().clipboard().write_text(text);
+    }
+}
+
+pub(crate) fn location_hash() -> String {
+    window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// The page's URL without its fragment.
+pub(crate) fn location_base() -> String {
+    window()
+        .and_then(|w| w.location().href().ok())
+        .map(|h| h.split('#').next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+/// A `?name=value` of the page's URL.
+pub(crate) fn query(name: &str) -> Option<String> {
+    let search = window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    params.get(name)
+}
+
+/// Replaces the fragment without adding a history entry or scrolling.
+pub(crate) fn set_hash(fragment: &str) {
+    if let Some(w) = window()
+        && let Ok(h) = w.history()
+    {
+        let url = format!("{}#{fragment}", location_base());
+        let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&url));
+    }
+}
+
+/// The user's colour scheme preference.
+pub(crate) fn prefers_dark() -> bool {
+    window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}

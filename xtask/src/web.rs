@@ -1,0 +1,184 @@
+//! `cargo xtask dist`: the static site — the notebook (WASM) and the book —
+//! in `target/dist/`, which `lab-server serve` serves and any static file
+//! server can host (model-only there).
+//!
+//! The steps, all in this process or with pinned tools:
+//! 1. `cargo build -p lab-web --target wasm32-unknown-unknown --profile wasm-release`;
+//! 2. wasm-bindgen as a library (`wasm-bindgen-cli-support`, same version as
+//!    the `wasm-bindgen` crate), ES-module output;
+//! 3. `wasm-opt -Oz` from npm `binaryen` 132 (`tools/`; Debian's binaryen
+//!    108 cannot read rustc 1.95 + wasm-bindgen 0.2.130 output);
+//! 4. the static pages and the recorded real-KVM runs;
+//! 5. the book, with mdBook as a library; a warning fails the build.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{WASM_TARGET, output, root, run};
+
+/// What `dist` writes where.
+pub(crate) fn dist_dir() -> PathBuf {
+    root().join("target/dist")
+}
+
+/// Installs npm binaryen into `tools/node_modules` unless it is there.
+fn wasm_opt() -> Result<PathBuf, String> {
+    let bin = root().join("tools/node_modules/.bin/wasm-opt");
+    if !bin.exists() {
+        output("npm", &["--version"]).map_err(|e| {
+            format!("npm is needed for binaryen's wasm-opt (apt-get install npm): {e}")
+        })?;
+        let tools = root().join("tools");
+        let tools = tools.to_str().ok_or("non-UTF-8 path")?;
+        run("npm", &["ci", "--prefix", tools, "--no-audit", "--no-fund"])?;
+    }
+    Ok(bin)
+}
+
+fn write(path: &Path, content: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, content).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let dest = to.join(path.file_name().ok_or("a file without a name")?);
+        if path.is_dir() {
+            copy_dir(&path, &dest)?;
+        } else {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            write(&dest, &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the notebook: wasm, bindings, wasm-opt, static files.
+pub(crate) fn web() -> Result<(), String> {
+    let out = dist_dir();
+    run(
+        "cargo",
+        &[
+            "build",
+            "--package",
+            "lab-web",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "wasm-release",
+        ],
+    )?;
+    let wasm = root().join(format!("target/{WASM_TARGET}/wasm-release/lab_web.wasm"));
+    println!("\n$ wasm-bindgen {} (library)", wasm.display());
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e:#}"))?
+        .typescript(false)
+        // The library's default is `true`: then `init()` with no argument
+        // would not know where the .wasm is.
+        .omit_default_module_path(false)
+        .out_name("lab_web")
+        .generate(&out)
+        .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
+    let bg = out.join("lab_web_bg.wasm");
+    let bg = bg.to_str().ok_or("non-UTF-8 path")?;
+    let opt = wasm_opt()?;
+    // No --enable-* flags: binaryen reads the module's target_features section.
+    run(
+        opt.to_str().ok_or("non-UTF-8 path")?,
+        &["-Oz", bg, "-o", bg],
+    )?;
+    copy_dir(&root().join("lab-web/static"), &out)?;
+    copy_dir(&root().join("lab-web/recorded"), &out.join("recorded"))?;
+    Ok(())
+}
+
+/// Counts mdBook's warnings and errors while it builds.
+struct Warnings(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() <= tracing::Level::WARN {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Builds the book into `target/dist/book`; any warning is an error.
+pub(crate) fn book() -> Result<(), String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let warnings = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_target(false))
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(Warnings(warnings.clone()));
+    println!("\n$ mdbook build book (library) -> target/dist/book");
+    tracing::subscriber::with_default(subscriber, || {
+        let mut book = mdbook_driver::MDBook::load(root().join("book"))
+            .map_err(|e| format!("the book: {e:#}"))?;
+        book.config.build.build_dir = dist_dir().join("book");
+        book.build().map_err(|e| format!("the book: {e:#}"))
+    })?;
+    match warnings.load(Ordering::Relaxed) {
+        0 => Ok(()),
+        n => Err(format!("the book built with {n} warning(s); see above")),
+    }
+}
+
+/// `cargo xtask dist`: the whole static site.
+pub(crate) fn dist() -> Result<(), String> {
+    web()?;
+    book()?;
+    println!("\nxtask dist: the site is in {}", dist_dir().display());
+    Ok(())
+}
+
+/// `cargo xtask record`: records every library scenario on this machine's
+/// real KVM into `lab-web/recorded/`, for sites without a lab server.
+pub(crate) fn record() -> Result<(), String> {
+    run("cargo", &["build", "--release", "--package", "lab-server"])?;
+    let bin = root().join("target/release/lab-server");
+    let bin = bin.to_str().ok_or("non-UTF-8 path")?;
+    let host = output(bin, &["host", "--json"])?;
+    let list = output(bin, &["list"])?;
+    let names = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = root().join("lab-web/recorded");
+    let mut recorded = Vec::new();
+    for name in names.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let events = match output(bin, &["run", name, "--backend", "kvm", "--json"]) {
+            Ok(e) => e,
+            Err(e) => {
+                println!("  {name}: not recorded ({})", e.trim());
+                continue;
+            }
+        };
+        let events: Vec<&str> = events.lines().filter(|l| l.starts_with('{')).collect();
+        let json = format!(
+            "{{\"host\": {},\n\"events\": [\n{}\n]}}\n",
+            host.trim(),
+            events.join(",\n")
+        );
+        write(&dir.join(format!("{name}.json")), json.as_bytes())?;
+        println!("  {name}: {} events", events.len());
+        recorded.push(format!("\"{name}\""));
+    }
+    let index = format!("[{}]\n", recorded.join(", "));
+    write(&dir.join("index.json"), index.as_bytes())?;
+    println!(
+        "\nxtask record: {} runs in {}",
+        recorded.len(),
+        dir.display()
+    );
+    Ok(())
+}
