@@ -10,7 +10,7 @@ use scenarios::trace::{self, Count, Origin};
 use scenarios::{BackendId, Event, Scenario, Summary, WriteEvent};
 
 /// Where a backend's events came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     /// A kernel model, run in this page.
     Model,
@@ -21,15 +21,16 @@ pub enum Source {
 }
 
 /// How far a backend's run got.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     Running,
     Done,
     Failed(String),
 }
 
-/// One backend's run of one scenario.
-#[derive(Clone, Debug, PartialEq)]
+/// One backend's run of one scenario. `Eq`, so that an `Rc` of runs compares
+/// by pointer first: the views' props compare in O(1) while scrubbing.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendRun {
     pub backend: BackendId,
     pub source: Source,

@@ -83,7 +83,8 @@ pub struct Table {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chart {
     pub title: String,
-    pub svg: String,
+    /// Shared, so the page hands it around without copying.
+    pub svg: std::rc::Rc<str>,
     pub width: u32,
     pub height: u32,
     /// The plot area's left and right edges, as fractions of the width.
@@ -316,7 +317,7 @@ pub fn matched_chart(runs: &[BackendRun], theme: Theme) -> Result<Chart, String>
         .collect();
     Ok(Chart {
         title: title.into(),
-        svg: frame.svg,
+        svg: frame.svg.into(),
         width: W,
         height: H,
         plot_x: frame.plot_x,
@@ -398,7 +399,7 @@ fn per_vcpu_chart(
     )?;
     Ok(Chart {
         title,
-        svg: frame.svg,
+        svg: frame.svg.into(),
         width: W,
         height: H,
         plot_x: frame.plot_x,
@@ -449,7 +450,7 @@ pub fn with_cursor(chart: &Chart, k: u32) -> String {
     );
     match chart.svg.rfind("</svg>") {
         Some(i) => format!("{}{line}", &chart.svg[..i]),
-        None => chart.svg.clone(),
+        None => chart.svg.to_string(),
     }
 }
 

@@ -1,8 +1,6 @@
 //! A run's exports: JSON (the trace, as the CLI prints it), CSV (one row per
 //! write per backend) and a self-contained HTML report.
 
-use serde_json::json;
-
 use crate::analysis::{self, BackendRun, Source};
 use crate::charts::{self, Theme};
 use crate::markdown::escape;
@@ -15,20 +13,35 @@ fn source_name(s: &Source) -> String {
     }
 }
 
+#[derive(serde::Serialize)]
+struct JsonExport<'a> {
+    scenario: &'a str,
+    runs: Vec<JsonRun<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonRun<'a> {
+    backend: scenarios::BackendId,
+    source: String,
+    verdict: &'static str,
+    events: &'a [scenarios::Event],
+}
+
 /// `{ "scenario": text, "runs": [ { "backend", "source", "verdict", "events": [...] } ] }`.
 pub fn to_json(scenario: &str, runs: &[BackendRun]) -> String {
-    let runs: Vec<_> = runs
-        .iter()
-        .map(|r| {
-            json!({
-                "backend": r.backend,
-                "source": source_name(&r.source),
-                "verdict": r.verdict().label(),
-                "events": r.events,
+    let export = JsonExport {
+        scenario,
+        runs: runs
+            .iter()
+            .map(|r| JsonRun {
+                backend: r.backend,
+                source: source_name(&r.source),
+                verdict: r.verdict().label(),
+                events: &r.events,
             })
-        })
-        .collect();
-    serde_json::to_string_pretty(&json!({ "scenario": scenario, "runs": runs })).unwrap_or_default()
+            .collect(),
+    };
+    serde_json::to_string_pretty(&export).unwrap_or_default()
 }
 
 const CSV_HEADER: &str = "backend,write,step,line,t_ns,vcpu,origin,value,matched,new_generation,\
@@ -103,7 +116,7 @@ pub fn to_html_report(title: &str, scenario: &str, runs: &[BackendRun]) -> Strin
         ));
     }
     let chart = charts::matched_chart(runs, Theme::Light)
-        .map(|c| c.svg)
+        .map(|c| c.svg.to_string())
         .unwrap_or_else(|e| format!("<p>{}</p>", escape(&e)));
     let divergence = analysis::first_divergence(runs).map_or(
         "<p>The backends agree on every write.</p>".to_string(),

@@ -18,16 +18,16 @@ pub struct Notebook {
     pub cells: Vec<Cell>,
 }
 
+/// As JSON: `{"type": "markdown" | "scenario", "id": …, …}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireCell", into = "WireCell")]
 pub struct Cell {
     /// Unique in its notebook; keys the cell in the page and its progress.
     pub id: u32,
-    #[serde(flatten)]
     pub kind: CellKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CellKind {
     Markdown {
         text: String,
@@ -37,9 +37,68 @@ pub enum CellKind {
         /// The backends this cell runs, in column order.
         backends: Vec<BackendId>,
         /// What the learner predicts before the answer is shown.
+        predict: Vec<Prediction>,
+    },
+}
+
+/// A cell's file form: the id beside the kind's fields (what a `flatten`
+/// would give, without the extra deserializer it costs the WASM bundle).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireCell {
+    Markdown {
+        id: u32,
+        text: String,
+    },
+    Scenario {
+        id: u32,
+        text: String,
+        backends: Vec<BackendId>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         predict: Vec<Prediction>,
     },
+}
+
+impl From<WireCell> for Cell {
+    fn from(w: WireCell) -> Cell {
+        match w {
+            WireCell::Markdown { id, text } => Cell {
+                id,
+                kind: CellKind::Markdown { text },
+            },
+            WireCell::Scenario {
+                id,
+                text,
+                backends,
+                predict,
+            } => Cell {
+                id,
+                kind: CellKind::Scenario {
+                    text,
+                    backends,
+                    predict,
+                },
+            },
+        }
+    }
+}
+
+impl From<Cell> for WireCell {
+    fn from(c: Cell) -> WireCell {
+        match c.kind {
+            CellKind::Markdown { text } => WireCell::Markdown { id: c.id, text },
+            CellKind::Scenario {
+                text,
+                backends,
+                predict,
+            } => WireCell::Scenario {
+                id: c.id,
+                text,
+                backends,
+                predict,
+            },
+        }
+    }
 }
 
 /// A question a cell asks before it shows its answer.
@@ -52,9 +111,10 @@ pub enum Prediction {
     NrMatched { backend: BackendId, write: u32 },
 }
 
-/// What the learner answered to a prediction.
+/// What the learner answered to a prediction (`{"stable": true}`,
+/// `{"count": 3}`: externally tagged, the cheapest form to read in WASM).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(rename_all = "snake_case")]
 pub enum Answer {
     Stable(bool),
     Count(u32),
@@ -381,6 +441,18 @@ mod tests {
                     .unwrap_err()
                     .contains("not a TSC Lab notebook")
         );
+    }
+
+    #[test]
+    fn the_file_form_puts_the_id_beside_the_cell_fields() {
+        let nb = Notebook::welcome();
+        let v: serde_json::Value = serde_json::from_str(&nb.to_json()).unwrap();
+        assert_eq!(v["cells"][0]["type"], "markdown");
+        assert_eq!(v["cells"][0]["id"], 1);
+        assert_eq!(v["cells"][1]["type"], "scenario");
+        assert_eq!(v["cells"][1]["predict"][0]["ask"], "nr_matched");
+        assert!(v["cells"][2].get("predict").is_none());
+        assert_eq!(Notebook::from_json(&nb.to_json()).unwrap(), nb);
     }
 
     #[test]

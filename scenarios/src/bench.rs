@@ -16,11 +16,11 @@ pub fn scenario_text(vcpus: u32, rounds: u32) -> String {
 pub struct Throughput {
     pub vcpus: u32,
     pub writes: u64,
-    /// `(backend, writes/s)`, the median of five runs each.
+    /// `(backend, writes/s)`, the median of eleven runs each.
     pub models: Vec<(BackendId, f64)>,
 }
 
-/// Runs each model five times on the benchmark scenario and reports the
+/// Runs each model eleven times on the benchmark scenario and reports the
 /// median writes/s per model. `now_ms` is the clock (`performance.now()` in
 /// a page, an `Instant` natively).
 pub fn model_throughput(vcpus: u32, rounds: u32, now_ms: impl Fn() -> f64) -> Throughput {
@@ -35,7 +35,7 @@ pub fn model_throughput(vcpus: u32, rounds: u32, now_ms: impl Fn() -> f64) -> Th
     };
     for id in BackendId::MODELS {
         let mut times = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..11 {
             let Some(mut backend) = models::model(id, scenario.host(), Timing::Virtual) else {
                 continue;
             };

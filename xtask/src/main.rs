@@ -110,6 +110,21 @@ fn setup() -> Result<(), String> {
     Ok(())
 }
 
+/// Installs Debian packages (as root), or says what to run.
+fn apt_install(packages: &[&str], for_what: &str) -> Result<(), String> {
+    if output("id", &["-u"]).map(|u| u.trim() == "0") != Ok(true) {
+        return Err(format!(
+            "{for_what} need {}: run `apt-get install {}` as root",
+            packages.join(" and "),
+            packages.join(" ")
+        ));
+    }
+    run("apt-get", &["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q"];
+    args.extend_from_slice(packages);
+    run("apt-get", &args)
+}
+
 /// The version of wasm-bindgen the workspace pins (lab-web and xtask).
 const WASM_BINDGEN: &str = "0.2.130";
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{WASM_TARGET, output, root, run};
+use crate::{WASM_TARGET, apt_install, output, root, run};
 
 /// What `dist` writes where.
 pub(crate) fn dist_dir() -> PathBuf {
@@ -26,9 +26,9 @@ pub(crate) fn dist_dir() -> PathBuf {
 fn wasm_opt() -> Result<PathBuf, String> {
     let bin = root().join("tools/node_modules/.bin/wasm-opt");
     if !bin.exists() {
-        output("npm", &["--version"]).map_err(|e| {
-            format!("npm is needed for binaryen's wasm-opt (apt-get install npm): {e}")
-        })?;
+        if output("npm", &["--version"]).is_err() {
+            apt_install(&["npm"], "binaryen's wasm-opt (the web build)")?;
+        }
         let tools = root().join("tools");
         let tools = tools.to_str().ok_or("non-UTF-8 path")?;
         run("npm", &["ci", "--prefix", tools, "--no-audit", "--no-fund"])?;

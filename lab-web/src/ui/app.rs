@@ -294,8 +294,8 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
                     </label>
                     <button onclick={on_save}>{ "Save file" }</button>
                     <button class="lab-share" onclick={on_share}>{ "Share link" }</button>
-                    <button aria-pressed={projector.to_string()} onclick={on_projector}>{ "Projector" }</button>
-                    <button onclick={on_theme}>{ if env.theme == Theme::Dark { "Light mode" } else { "Dark mode" } }</button>
+                    <button class="lab-projector-toggle" aria-pressed={projector.to_string()} onclick={on_projector}>{ "Projector" }</button>
+                    <button class="lab-theme" onclick={on_theme}>{ if env.theme == Theme::Dark { "Light mode" } else { "Dark mode" } }</button>
                     <a href="book/">{ "Book" }</a>
                 </nav>
             </header>

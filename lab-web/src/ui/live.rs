@@ -61,10 +61,16 @@ impl Host {
     }
 }
 
+/// `server.json`: `true` from lab-server, `false` in a static copy.
 #[derive(Deserialize)]
-struct HostJson {
-    #[serde(flatten)]
-    report: HostReport,
+struct Probe {
+    server: bool,
+}
+
+/// What `/api/host` adds to the host report. (Read apart from the report,
+/// not as a `flatten`ed struct: that costs the bundle a second deserializer.)
+#[derive(Deserialize)]
+struct HostMode {
     #[serde(default)]
     mode: String,
     #[serde(default)]
@@ -136,19 +142,22 @@ pub(crate) fn host(endpoints: &Endpoints, then: impl FnOnce(Host) + 'static) {
             let url = endpoints.api("host");
             wasm_bindgen_futures::spawn_local(async move {
                 let served = matches!(fetch_text(&probe, None).await,
-                    Ok((200, body)) if serde_json::from_str::<serde_json::Value>(&body)
-                        .is_ok_and(|v| v["server"] == true));
+                    Ok((200, body)) if serde_json::from_str::<Probe>(&body)
+                        .is_ok_and(|p| p.server));
                 let host = if !served {
                     Host::NoServer
                 } else {
                     match fetch_text(&url, None).await {
-                        Ok((200, body)) => match serde_json::from_str::<HostJson>(&body) {
-                            Ok(j) => Host::Server {
-                                report: Box::new(j.report),
-                                mode: j.mode,
-                                notice: j.notice,
+                        Ok((200, body)) => match (
+                            serde_json::from_str::<HostReport>(&body),
+                            serde_json::from_str::<HostMode>(&body),
+                        ) {
+                            (Ok(report), Ok(m)) => Host::Server {
+                                report: Box::new(report),
+                                mode: m.mode,
+                                notice: m.notice,
                             },
-                            Err(_) => Host::NoServer,
+                            _ => Host::NoServer,
                         },
                         _ => Host::NoServer,
                     }
@@ -197,6 +206,18 @@ impl Drop for Stream {
     }
 }
 
+#[derive(serde::Serialize)]
+struct RunRequest<'a> {
+    scenario: &'a str,
+    backends: [BackendId; 1],
+}
+
+/// An SSE `error` event: `{"event":"error","backend":…,"message":…}`.
+#[derive(Deserialize)]
+struct ErrorEvent {
+    message: String,
+}
+
 #[derive(Deserialize)]
 struct Created {
     id: String,
@@ -218,8 +239,11 @@ pub(crate) fn run_kvm(
 ) -> Rc<RefCell<Option<Stream>>> {
     let handle: Rc<RefCell<Option<Stream>>> = Rc::new(RefCell::new(None));
     let closed = Rc::new(RefCell::new(false));
-    let body =
-        serde_json::json!({ "scenario": scenario, "backends": [BackendId::Kvm] }).to_string();
+    let body = serde_json::to_string(&RunRequest {
+        scenario,
+        backends: [BackendId::Kvm],
+    })
+    .unwrap_or_default();
     let endpoints = endpoints.clone();
     let h = handle.clone();
     let closed2 = closed.clone();
@@ -280,10 +304,7 @@ pub(crate) fn run_kvm(
         let on_error_event =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
                 let data = m.data().as_string().unwrap_or_default();
-                let msg = serde_json::from_str::<serde_json::Value>(&data)
-                    .ok()
-                    .and_then(|v| v["message"].as_str().map(str::to_string))
-                    .unwrap_or(data);
+                let msg = serde_json::from_str::<ErrorEvent>(&data).map_or(data, |e| e.message);
                 r2(Live::Failed(msg));
             });
         let r3 = report.clone();

@@ -41,7 +41,6 @@ pub(crate) fn output(p: &OutputProps) -> Html {
     let sel = selected
         .filter(|b| p.runs.iter().any(|r| r.backend == *b))
         .or_else(|| p.runs.first().map(|r| r.backend));
-    let sel_run = p.runs.iter().find(|r| Some(r.backend) == sel);
 
     let matched = {
         let runs = p.runs.clone();
@@ -50,12 +49,12 @@ pub(crate) fn output(p: &OutputProps) -> Html {
         })
     };
     let per_vcpu = {
-        let run = sel_run.cloned();
-        use_memo((p.version, theme, sel), move |_| {
-            run.map(|r| {
+        let runs = p.runs.clone();
+        use_memo((p.version, theme, sel), move |(_, _, sel)| {
+            runs.iter().find(|r| Some(r.backend) == *sel).map(|r| {
                 (
-                    charts::generations_chart(&r, theme).map(Rc::new),
-                    charts::offsets_chart(&r, theme).map(Rc::new),
+                    charts::generations_chart(r, theme).map(Rc::new),
+                    charts::offsets_chart(r, theme).map(Rc::new),
                 )
             })
         })
@@ -167,8 +166,8 @@ pub(crate) fn output(p: &OutputProps) -> Html {
                     }
                 }) }
             </div>
-            if let Some(r) = sel_run {
-                <VcpuTable run={r.clone()} {k} />
+            if let Some(index) = p.runs.iter().position(|r| Some(r.backend) == sel) {
+                <VcpuTable runs={p.runs.clone()} {index} {k} />
             }
             <div class="lab-charts">
                 { chart_box(&matched, k) }
@@ -396,7 +395,8 @@ fn vm_states(p: &AtProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct VcpuProps {
-    run: BackendRun,
+    runs: Rc<Vec<BackendRun>>,
+    index: usize,
     k: u32,
 }
 
@@ -404,34 +404,50 @@ struct VcpuProps {
 /// number is always written too).
 #[function_component(VcpuTable)]
 fn vcpu_table(p: &VcpuProps) -> Html {
-    let snap = p.run.snapshot(p.k);
-    let writing = p.run.write(p.k).map(|w| w.vcpu);
+    let run = &p.runs[p.index];
+    let snap = run.snapshot(p.k);
+    let writing = run.write(p.k).map(|w| w.vcpu);
     html! {
-        <table class="lab-vcpus" data-backend={p.run.backend.name()}>
-            <caption>{ format!("vCPUs on {} right after write {}", p.run.backend, p.k) }</caption>
+        <table class="lab-vcpus" data-backend={run.backend.name()}>
+            <caption>{ format!("vCPUs on {} right after write {}", run.backend, p.k) }</caption>
             { head(&["vCPU", "this_tsc_generation", "matched set", "TSC offset", "pvclock stable bit", "writes", "last value"]) }
             <tbody>
-                { for snap.vcpus.iter().map(|v| {
-                    let generation = match v.generation {
-                        Some(g) => html! {
-                            <span class="lab-gen" style={format!("--g:{}", charts::css(charts::generation_colour(g)))}>{ g }</span>
-                        },
-                        None => html! { "?" },
-                    };
-                    html! {
-                        <tr class={classes!((Some(v.vcpu) == writing).then_some("lab-row-now"))}>
-                            <th scope="row">{ v.vcpu }</th>
-                            <td>{ generation }</td>
-                            <td>{ match v.matched_set { Some(true) => "✔ in", Some(false) => "✘ out", None => "?" } }</td>
-                            <td class="lab-num">{ v.offset.map_or("?".into(), |o| o.to_string()) }</td>
-                            <td>{ match v.pvclock_stable { Some(true) => "✔ set", Some(false) => "✘ clear", None => "not run yet" } }</td>
-                            <td class="lab-num">{ v.writes }</td>
-                            <td class="lab-num">{ v.last_value.map_or(String::new(), |x| x.to_string()) }</td>
-                        </tr>
-                    }
+                { for snap.vcpus.into_iter().map(|v| {
+                    let (now, key) = (Some(v.vcpu) == writing, v.vcpu);
+                    html! { <VcpuRowView {key} row={v} {now} /> }
                 }) }
             </tbody>
         </table>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct VcpuRowProps {
+    row: analysis::VcpuRow,
+    now: bool,
+}
+
+/// One vCPU's row: a component of its own, so a step redraws only the rows
+/// that changed (two, usually), not all 64.
+#[function_component(VcpuRowView)]
+fn vcpu_row(p: &VcpuRowProps) -> Html {
+    let v = &p.row;
+    let generation = match v.generation {
+        Some(g) => html! {
+            <span class="lab-gen" style={format!("--g:{}", charts::css(charts::generation_colour(g)))}>{ g }</span>
+        },
+        None => html! { "?" },
+    };
+    html! {
+        <tr class={classes!(p.now.then_some("lab-row-now"))}>
+            <th scope="row">{ v.vcpu }</th>
+            <td>{ generation }</td>
+            <td>{ match v.matched_set { Some(true) => "✔ in", Some(false) => "✘ out", None => "?" } }</td>
+            <td class="lab-num">{ v.offset.map_or("?".into(), |o| o.to_string()) }</td>
+            <td>{ match v.pvclock_stable { Some(true) => "✔ set", Some(false) => "✘ clear", None => "not run yet" } }</td>
+            <td class="lab-num">{ v.writes }</td>
+            <td class="lab-num">{ v.last_value.map_or(String::new(), |x| x.to_string()) }</td>
+        </tr>
     }
 }
 
@@ -447,17 +463,26 @@ fn svg(p: &SvgProps) -> Html {
     Html::from_html_unchecked(p.svg.clone())
 }
 
-#[derive(Properties, PartialEq)]
+#[derive(Properties)]
 struct ChartProps {
     chart: Rc<Chart>,
     k: u32,
+}
+
+/// A chart is drawn once per run: the same `Rc` is the same chart, and
+/// comparing by pointer keeps scrubbing from comparing SVG text.
+impl PartialEq for ChartProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.chart, &other.chart) && self.k == other.k
+    }
 }
 
 #[function_component(ChartBox)]
 fn chart_box_view(p: &ChartProps) -> Html {
     let table = use_state(|| false);
     let c = &p.chart;
-    let svg = use_memo(c.clone(), |c| AttrValue::from(c.svg.clone()));
+    // The chart keeps its SVG in an `Rc<str>`: this is a pointer copy.
+    let svg = AttrValue::from(c.svg.clone());
     let file = dom::file_name(&c.title);
     let toggle = {
         let table = table.clone();
@@ -508,9 +533,9 @@ fn chart_box_view(p: &ChartProps) -> Html {
                 </div>
             } else {
                 <div class="lab-chart-svg" role="img" aria-label={c.title.clone()}>
-                    <Svg svg={(*svg).clone()} />
+                    <Svg {svg} />
                     if p.k > 0 {
-                        <div class="lab-cursor" style={format!("left:{left:.3}%")} aria-hidden="true"></div>
+                        <div class="lab-cursor" style={format!("transform:translateX({left:.3}%)")} aria-hidden="true"></div>
                     }
                 </div>
             }
