@@ -885,6 +885,10 @@ fn scrub_profile() {
         b.wait("document.querySelector('.lab-here').textContent.includes('of 1024')", "the big trace").await;
         for hide in [
             "",
+            ".lab-vcpus caption",
+            ".lab-vcpus td:nth-child(3), .lab-vcpus td:nth-child(5)",
+            ".lab-gen",
+            ".lab-vcpus tbody tr:nth-child(n+9)",
             ".lab-cursor",
             ".lab-charts",
             ".lab-vcpus",
@@ -922,6 +926,27 @@ fn scrub_profile() {
                 .await
                 .expect("timing");
             println!("hidden {hide:?}: dispatch {:.1} ms, render (microtasks) {:.1} ms, style+layout {:.1} ms", v[0], v[1], v[2]);
+            let paced = b
+                .client
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     const o = document.querySelector('.lab-output'); o.focus();
+                     const times = []; let last = 0, n = 0;
+                     function step(t) {
+                       if (last) times.push(t - last);
+                       last = t;
+                       if (n++ < 90) {
+                         o.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
+                         requestAnimationFrame(step);
+                       } else done(times.filter(x => x > 17.5).length);
+                     }
+                     o.dispatchEvent(new KeyboardEvent('keydown', {key: 'Home', bubbles: true}));
+                     requestAnimationFrame(step);",
+                    vec![],
+                )
+                .await
+                .expect("paced");
+            println!("    paced: {paced} of 90 frames late");
         }
         b.close().await;
     });

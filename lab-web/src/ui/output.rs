@@ -25,6 +25,9 @@ pub(crate) struct OutputProps {
 /// How many timeline rows show on each side of the current write.
 const TIMELINE_SPAN: u32 = 6;
 
+/// How many vCPU rows show at once when there are more (around the write).
+const VCPU_WINDOW: usize = 16;
+
 #[function_component(Output)]
 pub(crate) fn output(p: &OutputProps) -> Html {
     let theme = use_context::<Env>().map_or(Theme::Light, |e| e.theme);
@@ -404,20 +407,45 @@ struct VcpuProps {
 /// number is always written too).
 #[function_component(VcpuTable)]
 fn vcpu_table(p: &VcpuProps) -> Html {
+    let all = use_state(|| false);
     let run = &p.runs[p.index];
     let snap = run.snapshot(p.k);
     let writing = run.write(p.k).map(|w| w.vcpu);
+    let n = snap.vcpus.len();
+    // Many vCPUs: the rows around the one written, unless asked for all.
+    // (A step then redraws VCPU_WINDOW rows, not 64.)
+    let (lo, hi) = if *all || n <= VCPU_WINDOW {
+        (0, n)
+    } else {
+        let centre = writing.map_or(0, |v| v as usize);
+        let lo = centre.saturating_sub(VCPU_WINDOW / 2).min(n - VCPU_WINDOW);
+        (lo, lo + VCPU_WINDOW)
+    };
+    let toggle = {
+        let all = all.clone();
+        Callback::from(move |_: MouseEvent| all.set(!*all))
+    };
     html! {
+        <div class="lab-vcpus-wrap">
         <table class="lab-vcpus" data-backend={run.backend.name()}>
-            <caption>{ format!("vCPUs on {} right after write {}", run.backend, p.k) }</caption>
+            <caption>
+                { format!("vCPUs on {} right after write {}", run.backend, p.k) }
+                if n > VCPU_WINDOW {
+                    { if *all { format!(" — all {n}. ") } else { format!(" — vCPUs {lo}–{} of {n}, around the one written. ", hi - 1) } }
+                    <button class="lab-linkish lab-vcpus-all" onclick={toggle}>
+                        { if *all { "Show the ones around the write" } else { "Show all" } }
+                    </button>
+                }
+            </caption>
             { head(&["vCPU", "this_tsc_generation", "matched set", "TSC offset", "pvclock stable bit", "writes", "last value"]) }
             <tbody>
-                { for snap.vcpus.into_iter().map(|v| {
+                { for snap.vcpus.into_iter().skip(lo).take(hi - lo).map(|v| {
                     let (now, key) = (Some(v.vcpu) == writing, v.vcpu);
                     html! { <VcpuRowView {key} row={v} {now} /> }
                 }) }
             </tbody>
         </table>
+        </div>
     }
 }
 
