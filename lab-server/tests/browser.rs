@@ -610,6 +610,22 @@ fn book_chapters() -> Vec<String> {
         .collect()
 }
 
+/// Scrubs one step per animation frame from the start (→ on the focused
+/// output); resolves to the frame intervals in ms. Argument: how many steps.
+const PACED_SCRUB: &str = "const [steps, done] = arguments;
+    const o = document.querySelector('.lab-output'); o.focus();
+    const times = []; let last = 0, n = 0;
+    function step(t) {
+      if (last) times.push(t - last);
+      last = t;
+      if (n++ < steps) {
+        o.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
+        requestAnimationFrame(step);
+      } else done(times);
+    }
+    o.dispatchEvent(new KeyboardEvent('keydown', {key: 'Home', bubbles: true}));
+    requestAnimationFrame(step);";
+
 /// The web budgets, printed as figures (not asserted: `cargo xtask bench`).
 #[test]
 #[ignore = "a benchmark: cargo xtask bench"]
@@ -706,22 +722,7 @@ fn budgets() {
         // frame interval over 16.7 ms is a dropped frame.
         let paced = b
             .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 const o = document.querySelector('.lab-output'); o.focus();
-                 const times = []; let last = 0, n = 0;
-                 function step(t) {
-                   if (last) times.push(t - last);
-                   last = t;
-                   if (n++ < 120) {
-                     o.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
-                     requestAnimationFrame(step);
-                   } else done(times);
-                 }
-                 o.dispatchEvent(new KeyboardEvent('keydown', {key: 'Home', bubbles: true}));
-                 requestAnimationFrame(step);",
-                vec![],
-            )
+            .execute_async(PACED_SCRUB, vec![json!(120)])
             .await
             .expect("paced scrub timing");
         let mut p: Vec<f64> = paced
@@ -928,25 +929,13 @@ fn scrub_profile() {
             println!("hidden {hide:?}: dispatch {:.1} ms, render (microtasks) {:.1} ms, style+layout {:.1} ms", v[0], v[1], v[2]);
             let paced = b
                 .client
-                .execute_async(
-                    "const done = arguments[arguments.length - 1];
-                     const o = document.querySelector('.lab-output'); o.focus();
-                     const times = []; let last = 0, n = 0;
-                     function step(t) {
-                       if (last) times.push(t - last);
-                       last = t;
-                       if (n++ < 90) {
-                         o.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
-                         requestAnimationFrame(step);
-                       } else done(times.filter(x => x > 17.5).length);
-                     }
-                     o.dispatchEvent(new KeyboardEvent('keydown', {key: 'Home', bubbles: true}));
-                     requestAnimationFrame(step);",
-                    vec![],
-                )
+                .execute_async(PACED_SCRUB, vec![json!(90)])
                 .await
                 .expect("paced");
-            println!("    paced: {paced} of 90 frames late");
+            let late = paced.as_array().map_or(0, |t| {
+                t.iter().filter(|x| x.as_f64().unwrap_or(0.0) > 17.5).count()
+            });
+            println!("    paced: {late} of 90 frames late");
         }
         b.close().await;
     });
