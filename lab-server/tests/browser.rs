@@ -125,7 +125,8 @@ fn static_server(rt: &tokio::runtime::Runtime) -> String {
 struct Browser {
     client: Client,
     _driver: Proc,
-    _profile: PathBuf,
+    /// Where the browser saves downloads (the exports).
+    downloads: PathBuf,
 }
 
 impl Browser {
@@ -145,6 +146,9 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         }
         let profile = std::env::temp_dir().join(format!("tsclab-chromium-{port}"));
+        let downloads = profile.join("downloads");
+        let _ = std::fs::remove_dir_all(&downloads);
+        std::fs::create_dir_all(&downloads).expect("a download directory");
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -153,7 +157,11 @@ impl Browser {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--disable-quic", "--no-first-run", "--window-size=1280,1600",
-                         format!("--user-data-dir={}", profile.display())]
+                         format!("--user-data-dir={}", profile.display())],
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false
+                }
             }),
         );
         caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
@@ -165,7 +173,7 @@ impl Browser {
         Browser {
             client,
             _driver: driver,
-            _profile: profile,
+            downloads,
         }
     }
 
@@ -215,6 +223,26 @@ impl Browser {
             .click()
             .await
             .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
+    }
+
+    /// Waits for a finished download and returns its bytes.
+    async fn download(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads.join(name);
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if !bytes.is_empty() {
+                    return bytes;
+                }
+            }
+            if Instant::now() > until {
+                let seen: Vec<_> = std::fs::read_dir(&self.downloads)
+                    .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+                    .unwrap_or_default();
+                panic!("no download `{name}` (the directory has {seen:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn shot(&self, name: &str) {
@@ -363,6 +391,34 @@ fn the_notebook_shows_the_bug_side_by_side() {
         b.wait("document.querySelector('.lab-chart-table td')", "the chart's table").await;
         let header = b.text(".lab-chart-table thead").await;
         assert!(header.contains("linux-3.14 nr_matched"), "{header}");
+
+        // Every export, as files: the run as JSON, CSV and an HTML report;
+        // the chart as SVG and PNG.
+        for (button, file) in [
+            (".lab-exports button:nth-of-type(1)", "qemu-2-0-boots-a-2-vcpu-guest.json"),
+            (".lab-exports button:nth-of-type(2)", "qemu-2-0-boots-a-2-vcpu-guest.csv"),
+            (".lab-exports button:nth-of-type(3)", "qemu-2-0-boots-a-2-vcpu-guest.html"),
+            (".lab-chart-tools button:nth-of-type(2)", "nr-vcpus-matched-tsc-over-the-tsc-writes.svg"),
+            (".lab-chart-tools button:nth-of-type(3)", "nr-vcpus-matched-tsc-over-the-tsc-writes.png"),
+        ] {
+            b.click(button).await;
+            let bytes = b.download(file).await;
+            let text = String::from_utf8_lossy(&bytes);
+            match file.rsplit('.').next() {
+                Some("json") => {
+                    let v: Value = serde_json::from_slice(&bytes).expect("the JSON export parses");
+                    assert_eq!(v["runs"][0]["backend"], "linux-3.14");
+                    assert_eq!(v["runs"][0]["verdict"], "UNSTABLE");
+                }
+                Some("csv") => {
+                    assert!(text.starts_with("backend,write,step,line,"), "{text}");
+                    assert!(text.contains("counted again (the 2014 bug)"), "{text}");
+                }
+                Some("html") => assert!(text.contains("First divergence at write 3"), "{text}"),
+                Some("svg") => assert!(text.starts_with("<svg") && text.contains("<polyline"), "{text}"),
+                _ => assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG"),
+            }
+        }
 
         // Editing re-runs the models: one vCPU still fails on 3.14.
         b.js("const t = document.querySelector('.lab-source'); \

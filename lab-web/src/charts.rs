@@ -35,7 +35,8 @@ pub fn backend_colour(b: BackendId) -> (u8, u8, u8) {
     }
 }
 
-/// The colour of a generation (cycled), for the vCPU table and charts.
+/// The colour of a generation (cycled); the vCPU table's `.lab-gN` classes in
+/// lab.css are the same seven.
 pub fn generation_colour(g: u64) -> (u8, u8, u8) {
     PALETTE[(g % 7) as usize]
 }
