@@ -230,10 +230,10 @@ impl Browser {
         let path = self.downloads.join(name);
         let until = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(bytes) = std::fs::read(&path) {
-                if !bytes.is_empty() {
-                    return bytes;
-                }
+            if let Ok(bytes) = std::fs::read(&path)
+                && !bytes.is_empty()
+            {
+                return bytes;
             }
             if Instant::now() > until {
                 let seen: Vec<_> = std::fs::read_dir(&self.downloads)
