@@ -480,6 +480,9 @@ fn a_share_link_round_trips_the_notebook() {
         let url = b.wait("document.querySelector('.lab-share-url')?.value", "the share link").await;
         let url = url.as_str().expect("a link").to_string();
         assert!(url.contains("#nb="), "{url}");
+        // The link carries the notebook, not the page's query (a token must
+        // never travel in a shared link).
+        assert!(!url.contains('?'), "{url}");
         let source = b.js("return document.querySelector('.lab-source').value;").await;
         b.close().await;
 
@@ -495,6 +498,21 @@ fn a_share_link_round_trips_the_notebook() {
         assert_eq!(fresh.js("return document.querySelector('.lab-source').value;").await, source);
         let notice = fresh.text(".lab-notice").await;
         assert!(notice.contains("shared link"), "{notice}");
+        // The address forgets the link once read: a reload keeps the
+        // notebook (now the current one), edits included.
+        fresh
+            .wait("!location.hash.includes('nb=')", "the fragment to be dropped")
+            .await;
+        fresh.client.refresh().await.expect("reload");
+        fresh
+            .wait("document.querySelector('.lab-verdict')", "the reloaded notebook")
+            .await;
+        assert_eq!(
+            fresh
+                .js("return document.querySelector('.lab-title').value;")
+                .await,
+            "Shared: the 1.2 s window"
+        );
         fresh.shot("notebook-shared-link").await;
         fresh.assert_no_console_errors("the shared notebook").await;
         fresh.close().await;

@@ -204,6 +204,24 @@ async fn tokens_are_checked_on_every_api_call() {
         call(&router, get("/api/host?token=s3cret")).await.0,
         StatusCode::OK
     );
+    // A token with URL-special characters works written raw or encoded;
+    // a broken escape is just a wrong token.
+    let (router, _) = app(Config {
+        token: Some("a+b/c=".into()),
+        ..Config::default()
+    });
+    for (query, status) in [
+        ("token=a+b/c=", StatusCode::OK),
+        ("token=a%2Bb%2Fc%3D", StatusCode::OK),
+        ("token=a%20b/c=", StatusCode::UNAUTHORIZED),
+        ("token=a%2", StatusCode::UNAUTHORIZED),
+    ] {
+        let (s, _, _) = call(&router, get(&format!("/api/host?{query}"))).await;
+        assert_eq!(s, status, "{query}");
+    }
+    // The page's probe needs no token: it says only that a lab server is here.
+    let (s, body, _) = call(&router, get("/server.json")).await;
+    assert_eq!((s, body["server"].clone()), (StatusCode::OK, json!(true)));
 }
 
 #[tokio::test]

@@ -235,7 +235,12 @@ impl Notebook {
 
     /// A fresh id for a new cell.
     pub fn next_id(&self) -> u32 {
-        self.cells.iter().map(|c| c.id).max().map_or(1, |m| m + 1)
+        // Files with the largest id are refused by `from_json`, so this never wraps.
+        self.cells
+            .iter()
+            .map(|c| c.id)
+            .max()
+            .map_or(1, |m| m.saturating_add(1))
     }
 
     pub fn push(&mut self, kind: CellKind) -> u32 {
@@ -323,6 +328,9 @@ impl Notebook {
                 "this notebook was written by a newer TSC Lab (format {}; this one reads up to {FORMAT})",
                 nb.format
             ));
+        }
+        if nb.cells.iter().any(|c| c.id == u32::MAX) {
+            return Err(format!("a cell id must be below {}", u32::MAX));
         }
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = nb.cells.iter().find(|c| !seen.insert(c.id)) {

@@ -147,6 +147,13 @@ pub(crate) fn record() -> Result<(), String> {
     let bin = root().join("target/release/lab-server");
     let bin = bin.to_str().ok_or("non-UTF-8 path")?;
     let host = output(bin, &["host", "--json"])?;
+    if !host.contains("\"kvm_usable\":true") {
+        return Err(format!(
+            "this machine's KVM is not usable, so there is nothing to record \
+             (the recordings in lab-web/recorded/ are left as they are): {}",
+            host.trim()
+        ));
+    }
     let list = output(bin, &["list"])?;
     let names = list
         .lines()
@@ -164,14 +171,19 @@ pub(crate) fn record() -> Result<(), String> {
             }
         };
         let events: Vec<&str> = events.lines().filter(|l| l.starts_with('{')).collect();
+        let text = output(bin, &["show", name])?;
         let json = format!(
-            "{{\"host\": {},\n\"events\": [\n{}\n]}}\n",
+            "{{\"text\": {},\n\"host\": {},\n\"events\": [\n{}\n]}}\n",
+            json_string(&text),
             host.trim(),
             events.join(",\n")
         );
         write(&dir.join(format!("{name}.json")), json.as_bytes())?;
         println!("  {name}: {} events", events.len());
         recorded.push(format!("\"{name}\""));
+    }
+    if recorded.is_empty() {
+        return Err("no scenario could be recorded; lab-web/recorded/ is left as it was".into());
     }
     let index = format!("[{}]\n", recorded.join(", "));
     write(&dir.join("index.json"), index.as_bytes())?;
@@ -181,4 +193,23 @@ pub(crate) fn record() -> Result<(), String> {
         dir.display()
     );
     Ok(())
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -185,11 +185,15 @@ async fn guard(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
+        // `?token=` as sent, or URL-decoded (a token with `+`, `/` or `=`
+        // arrives either way, depending on how the link was written).
         let query = req
             .uri()
             .query()
             .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-        if bearer != Some(token) && query != Some(token) {
+        let query_ok =
+            query.is_some_and(|q| q == token || percent_decode(q).as_deref() == Some(token));
+        if bearer != Some(token) && !query_ok {
             return Err(ApiError {
                 www_authenticate: true,
                 ..ApiError::new(
@@ -232,6 +236,25 @@ async fn guard(
         }
     }
     Ok(next.run(req).await)
+}
+
+/// `%XX` escapes decoded (no `+` → space: a token is not form data);
+/// `None` when the result is not UTF-8 or an escape is broken.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 async fn host(State(st): St) -> Json<Value> {

@@ -3,11 +3,13 @@
 use std::rc::Rc;
 
 use scenarios::BackendId;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
 use yew::prelude::*;
 
 use super::cell::ScenarioCell;
 use super::live::Endpoints;
-use super::{Env, Host, dom, use_env};
+use super::{Env, EnvAct, Host, dom, use_env};
 use crate::charts::Theme;
 use crate::markdown;
 use crate::notebook::{CellKind, Notebook};
@@ -20,8 +22,18 @@ pub(crate) struct AppProps {
     pub endpoints: Endpoints,
 }
 
-/// Where the notebook on screen came from, said once at the top.
-fn initial() -> (Notebook, Option<String>) {
+/// The notebook a visit starts with, what to say about it, and whether it
+/// may be saved as the current notebook at once (not when the saved one
+/// could not be read: that one is left alone).
+fn initial() -> (Notebook, Option<String>, bool) {
+    let (nb, notice) = opened();
+    let keep_storage = notice
+        .as_deref()
+        .is_some_and(|n| n.starts_with("Your saved notebook"));
+    (nb, notice, !keep_storage)
+}
+
+fn opened() -> (Notebook, Option<String>) {
     match Notebook::from_fragment(&dom::location_hash()) {
         Ok(Some(nb)) => return (nb, Some("Opened from a shared link.".into())),
         Ok(None) => {}
@@ -133,6 +145,52 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
     });
     let share = use_state(|| None::<String>);
 
+    // What opened the page (a shared link, `?scenario=`) has been read: it
+    // becomes the current notebook, and the address forgets it, so a reload
+    // shows the notebook as edited since.
+    {
+        let start = start.clone();
+        use_effect_with((), move |_| {
+            if start.2 {
+                let _ = dom::save(CURRENT, &start.0.to_json());
+            }
+            dom::forget_opening_link();
+        });
+    }
+    // A shared link pasted into this tab changes only the fragment: no new
+    // page load, so the link is read here too.
+    {
+        let (d, notice) = (doc.dispatcher(), notice.clone());
+        use_effect_with((), move |_| {
+            let on_hash = Closure::<dyn Fn()>::new(move || {
+                match Notebook::from_fragment(&dom::location_hash()) {
+                    Ok(Some(nb)) => {
+                        d.dispatch(Edit::Replace(nb));
+                        notice.set(Some("Opened from a shared link.".into()));
+                    }
+                    Ok(None) => return,
+                    Err(e) => notice.set(Some(format!("The link could not be opened: {e}."))),
+                }
+                dom::forget_opening_link();
+            });
+            let w = dom::window();
+            if let Some(w) = &w {
+                let _ = w.add_event_listener_with_callback(
+                    "hashchange",
+                    on_hash.as_ref().unchecked_ref(),
+                );
+            }
+            move || {
+                if let Some(w) = &w {
+                    let _ = w.remove_event_listener_with_callback(
+                        "hashchange",
+                        on_hash.as_ref().unchecked_ref(),
+                    );
+                }
+                drop(on_hash);
+            }
+        });
+    }
     // Theme: the user's choice, else the system's.
     {
         let env = env.clone();
@@ -224,9 +282,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
     let on_share = {
         let (doc, share) = (doc.clone(), share.clone());
         Callback::from(move |_: MouseEvent| {
-            let frag = doc.nb.to_fragment();
-            dom::set_hash(&frag);
-            let url = format!("{}#{frag}", dom::location_base());
+            let url = format!("{}#{}", dom::share_base(), doc.nb.to_fragment());
             dom::copy(&url);
             share.set(Some(url));
         })
@@ -366,18 +422,15 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
     }
 }
 
-fn set_theme(env: &UseStateHandle<Env>, name: &str) {
+fn set_theme(env: &UseReducerHandle<Env>, name: &str) {
     if let Some(root) = dom::document().and_then(|d| d.document_element()) {
         let _ = root.set_attribute("data-theme", name);
     }
-    env.set(Env {
-        theme: if name == "dark" {
-            Theme::Dark
-        } else {
-            Theme::Light
-        },
-        ..(**env).clone()
-    });
+    env.dispatch(EnvAct::Theme(if name == "dark" {
+        Theme::Dark
+    } else {
+        Theme::Light
+    }));
 }
 
 #[derive(Properties, PartialEq)]

@@ -130,14 +130,16 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
     // The models re-run on every edit that parses.
     {
         let (runs, errors) = (runs.dispatcher(), errors.clone());
-        let backends = p.backends.clone();
-        use_effect_with((*text).clone(), move |t| match scenarios::parse(t) {
-            Ok(s) => {
-                errors.set(Rc::new(Vec::new()));
-                runs.dispatch(Act::Models(analysis::run_models(&s, &backends)));
-            }
-            Err(e) => errors.set(Rc::new(e.0)),
-        });
+        use_effect_with(
+            ((*text).clone(), p.backends.clone()),
+            move |(t, backends)| match scenarios::parse(t) {
+                Ok(s) => {
+                    errors.set(Rc::new(Vec::new()));
+                    runs.dispatch(Act::Models(analysis::run_models(&s, backends)));
+                }
+                Err(e) => errors.set(Rc::new(e.0)),
+            },
+        );
     }
 
     let wants_kvm = p.backends.contains(&BackendId::Kvm);
@@ -183,7 +185,7 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
                     _ => {
                         if let (Some(name), Some(endpoints)) = (library, endpoints) {
                             live::recorded(&endpoints, &name, move |rec| {
-                                if let Some(rec) = rec {
+                                if let Some(rec) = rec.filter(|r| r.text == first_text) {
                                     let label = format!(
                                         "{} ({}, {})",
                                         rec.host.kernel, rec.host.flavour, rec.host.clocksource
@@ -222,18 +224,28 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
     // What the output compares: the models in column order, then KVM when
     // its run is of the text on screen.
     let kvm_current = runs.kvm.as_ref().filter(|_| runs.kvm_text == *text);
+    // Changes whenever what is shown does: the runs, the chosen backends,
+    // and whether the KVM run is of this text.
+    let chosen = BackendId::ALL
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| p.backends.contains(b))
+        .fold(0u64, |m, (i, _)| m | 1 << i);
+    let with_kvm = wants_kvm && kvm_current.is_some();
+    let version = (runs.version << 8) | (chosen << 1) | u64::from(with_kvm);
     let shown: Rc<Vec<BackendRun>> = {
-        let mut v: Vec<BackendRun> = p
-            .backends
-            .iter()
-            .filter_map(|b| runs.models.iter().find(|r| r.backend == *b).cloned())
-            .collect();
-        if let Some(k) = kvm_current {
-            v.push(k.clone());
-        }
-        Rc::new(v)
+        let (runs, backends) = (runs.clone(), p.backends.clone());
+        use_memo(version, move |_| {
+            let mut v: Vec<BackendRun> = backends
+                .iter()
+                .filter_map(|b| runs.models.iter().find(|r| r.backend == *b).cloned())
+                .collect();
+            if with_kvm && let Some(k) = &runs.kvm {
+                v.push(k.clone());
+            }
+            v
+        })
     };
-    let version = runs.version * 2 + u64::from(kvm_current.is_some());
 
     let kvm_bar = if wants_kvm {
         let stale = runs.kvm.is_some() && kvm_current.is_none();

@@ -75,7 +75,11 @@ pub(crate) fn download_blob(name: &str, blob: &web_sys::Blob) -> Result<(), Stri
     a.set_href(&url);
     a.set_download(name);
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // Some browsers read the file after `click()` returns: let it go later.
+    wasm_bindgen_futures::spawn_local(async move {
+        yew::platform::time::sleep(std::time::Duration::from_secs(30)).await;
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
     Ok(())
 }
 
@@ -137,7 +141,13 @@ pub(crate) fn download_png(name: &str, svg: &str, width: u32, height: u32) -> Re
             web_sys::console::warn_1(&JsValue::from_str(&format!("PNG export failed: {e}")));
         }
     });
+    let onerror = Closure::once_into_js(|| {
+        web_sys::console::warn_1(&JsValue::from_str(
+            "PNG export failed: the chart did not load as an image",
+        ));
+    });
     img.set_onload(Some(onload.unchecked_ref()));
+    img.set_onerror(Some(onerror.unchecked_ref()));
     img.set_src(&url);
     Ok(())
 }
@@ -155,12 +165,27 @@ pub(crate) fn location_hash() -> String {
         .unwrap_or_default()
 }
 
-/// The page's URL without its fragment.
-pub(crate) fn location_base() -> String {
-    window()
-        .and_then(|w| w.location().href().ok())
-        .map(|h| h.split('#').next().unwrap_or("").to_string())
-        .unwrap_or_default()
+/// The lab server's token: `?token=` of the page's URL, as written (still
+/// URL-encoded: it goes back into URLs unchanged), kept for the tab's other
+/// pages (the book's chapter links do not carry it).
+pub(crate) fn token() -> Option<String> {
+    let search = window()?.location().search().ok()?;
+    let raw = search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let session = window()?.session_storage().ok().flatten();
+    match raw {
+        Some(t) => {
+            if let Some(s) = &session {
+                let _ = s.set_item("tsclab.token", &t);
+            }
+            Some(t)
+        }
+        None => session?.get_item("tsclab.token").ok().flatten(),
+    }
 }
 
 /// A `?name=value` of the page's URL.
@@ -170,12 +195,38 @@ pub(crate) fn query(name: &str) -> Option<String> {
     params.get(name)
 }
 
-/// Replaces the fragment without adding a history entry or scrolling.
-pub(crate) fn set_hash(fragment: &str) {
-    if let Some(w) = window()
-        && let Ok(h) = w.history()
-    {
-        let url = format!("{}#{fragment}", location_base());
+/// The page's address for others: origin and path, no query (a `?token=`
+/// must not travel in a shared link) and no fragment.
+pub(crate) fn share_base() -> String {
+    window()
+        .and_then(|w| {
+            let l = w.location();
+            Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?))
+        })
+        .unwrap_or_default()
+}
+
+/// Drops what opened this page once it has been read — the `#nb=` of a
+/// shared link, the `?scenario=` of a library link — so a reload shows the
+/// notebook as edited since, not the link's copy. Other query parameters
+/// (the token) stay. No history entry is added.
+pub(crate) fn forget_opening_link() {
+    let Some(w) = window() else { return };
+    let l = w.location();
+    let (Ok(path), Ok(search)) = (l.pathname(), l.search()) else {
+        return;
+    };
+    let kept: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("scenario="))
+        .collect();
+    let url = if kept.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    if let Ok(h) = w.history() {
         let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&url));
     }
 }

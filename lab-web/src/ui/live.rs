@@ -22,7 +22,8 @@ use super::dom;
 pub struct Endpoints {
     /// The app's base URL, ending in `/`.
     pub base: String,
-    /// `?token=` for a server started with `--token`.
+    /// `?token=` for a server started with `--token`, exactly as it was
+    /// written in the page's URL (still URL-encoded), passed on as is.
     pub token: Option<String>,
 }
 
@@ -32,7 +33,7 @@ impl Endpoints {
         if let Some(t) = &self.token {
             url.push_str(if url.contains('?') { "&" } else { "?" });
             url.push_str("token=");
-            url.push_str(&String::from(js_sys::encode_uri_component(t)));
+            url.push_str(t);
         }
         url
     }
@@ -159,6 +160,7 @@ pub(crate) fn host(endpoints: &Endpoints, then: impl FnOnce(Host) + 'static) {
                             },
                             _ => Host::NoServer,
                         },
+                        Ok((401 | 403, _)) => Host::Locked,
                         _ => Host::NoServer,
                     }
                 };
@@ -245,7 +247,9 @@ pub(crate) fn run_kvm(
     })
     .unwrap_or_default();
     let endpoints = endpoints.clone();
-    let h = handle.clone();
+    // Only a weak reference: when the cell drops its handle (unmount, a new
+    // run), the placeholder goes, `closed` is set, and no stream opens.
+    let h = Rc::downgrade(&handle);
     let closed2 = closed.clone();
     // A placeholder until the stream opens, so dropping early still cancels.
     *handle.borrow_mut() = Some(Stream {
@@ -301,9 +305,16 @@ pub(crate) fn run_kvm(
                 }
             });
         let r2 = report.clone();
+        let src2 = source.clone();
         let on_error_event =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-                let data = m.data().as_string().unwrap_or_default();
+                // The server's `event: error` carries data; a transport error
+                // (also named "error") does not, and is `on_fail`'s.
+                let Some(data) = m.data().as_string() else {
+                    return;
+                };
+                // Closed first, so `on_fail` does not report a lost connection.
+                src2.close();
                 let msg = serde_json::from_str::<ErrorEvent>(&data).map_or(data, |e| e.message);
                 r2(Live::Failed(msg));
             });
@@ -330,11 +341,16 @@ pub(crate) fn run_kvm(
             .add_event_listener_with_callback("error", on_error_event.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("done", on_done.as_ref().unchecked_ref());
         source.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
-        *h.borrow_mut() = Some(Stream {
+        let stream = Stream {
             source: Some(source),
             _closures: vec![on_message, on_error_event, on_done, on_fail],
             closed: closed2,
-        });
+        };
+        match h.upgrade() {
+            Some(h) => *h.borrow_mut() = Some(stream),
+            // The cell let go while the stream opened: dropping it closes it.
+            None => drop(stream),
+        }
     });
     handle
 }
@@ -343,6 +359,9 @@ pub(crate) fn run_kvm(
 /// by `cargo xtask record` as `{ "host": HostReport, "events": [...] }`.
 #[derive(Deserialize)]
 pub(crate) struct Recorded {
+    /// The scenario text that was run: a recording of an older text is not
+    /// this scenario's result.
+    pub text: String,
     pub host: HostReport,
     pub events: Vec<Event>,
 }

@@ -69,7 +69,7 @@ fn endpoints(base: String) -> Endpoints {
     }
     Endpoints {
         base,
-        token: dom::query("token"),
+        token: dom::token(),
     }
 }
 
@@ -234,25 +234,40 @@ fn embedded_cell(p: &EmbedProps) -> Html {
     }
 }
 
+/// A change to the environment. A reducer, not a state: the host report
+/// arrives later from a callback, and must not undo a theme chosen meanwhile.
+#[derive(Debug)]
+pub enum EnvAct {
+    Host(Host),
+    Theme(Theme),
+}
+
+impl Reducible for Env {
+    type Action = EnvAct;
+    fn reduce(self: Rc<Self>, act: EnvAct) -> Rc<Self> {
+        let mut env = (*self).clone();
+        match act {
+            EnvAct::Host(h) => env.host = h,
+            EnvAct::Theme(t) => env.theme = t,
+        }
+        Rc::new(env)
+    }
+}
+
 /// The shared environment of a root: asks for the host report once and
 /// follows the page's colour scheme.
 #[hook]
-fn use_env(endpoints: &Endpoints) -> UseStateHandle<Env> {
-    let env = use_state(|| Env {
+fn use_env(endpoints: &Endpoints) -> UseReducerHandle<Env> {
+    let env = use_reducer(|| Env {
         endpoints: endpoints.clone(),
         host: Host::Checking,
         theme: theme_now(),
     });
     {
-        let env = env.clone();
+        let d = env.dispatcher();
         let endpoints = endpoints.clone();
         use_effect_with((), move |_| {
-            live::host(&endpoints, move |host| {
-                env.set(Env {
-                    host,
-                    ..(*env).clone()
-                });
-            });
+            live::host(&endpoints, move |host| d.dispatch(EnvAct::Host(host)));
         });
     }
     env
