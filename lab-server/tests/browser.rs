@@ -534,69 +534,68 @@ fn model_only_mode_without_kvm_or_without_a_server() {
     ]);
     let rt = runtime();
     let plain = static_server(&rt);
+    let recorded = dist().join("recorded/qemu-2.0-boot-4.json").exists();
     rt.block_on(async {
         let b = Browser::start().await;
-        b.goto(&format!("{base}/?scenario=qemu-2.0-boot-4")).await;
-        b.wait(
-            "document.querySelector('.lab-host[data-mode=\"model-only\"]')",
-            "the model-only banner",
-        )
-        .await;
-        b.wait(
-            "document.querySelectorAll('.lab-verdict').length >= 4",
-            "four model verdicts",
-        )
-        .await;
-        assert_eq!(
-            b.js(&format!("return {};", verdict("linux-3.14"))).await,
-            "UNSTABLE"
-        );
-        // No live KVM here; a recorded run may stand in, and says so.
-        if dist().join("recorded/qemu-2.0-boot-4.json").exists() {
-            b.wait(&verdict("kvm"), "the recorded KVM run").await;
-            let tag = b
-                .text(".lab-verdict[data-backend=\"kvm\"] .lab-source-tag")
-                .await;
-            assert_eq!(tag, "real KVM, recorded");
+        // (site, the banner's mode, what the KVM bar says with no recording, screenshot)
+        for (site, mode, no_recording, shot) in [
+            (
+                &base,
+                "model-only",
+                "not on this server",
+                "model-only-server",
+            ),
+            (
+                &plain,
+                "no-server",
+                "no lab server here",
+                "model-only-static",
+            ),
+        ] {
+            b.goto(&format!("{site}/?scenario=qemu-2.0-boot-4")).await;
+            b.wait(
+                &format!("document.querySelector('.lab-host[data-mode=\"{mode}\"]')"),
+                &format!("the {mode} banner"),
+            )
+            .await;
+            b.wait(
+                "document.querySelectorAll('.lab-verdict').length >= 4",
+                "the model verdicts",
+            )
+            .await;
+            assert_eq!(
+                b.js(&format!("return {};", verdict("linux-3.14"))).await,
+                "UNSTABLE"
+            );
+            assert_eq!(
+                b.js(&format!("return {};", verdict("linux-3.17"))).await,
+                "STABLE"
+            );
+            // No live KVM: a recorded run stands in, and says so.
+            if recorded {
+                let v = b.wait(&verdict("kvm"), "the recorded KVM run").await;
+                assert_eq!(v, "STABLE", "{mode}");
+                let tag = b
+                    .text(".lab-verdict[data-backend=\"kvm\"] .lab-source-tag")
+                    .await;
+                assert_eq!(tag, "real KVM, recorded", "{mode}");
+            }
             let bar = b.text(".lab-kvm-bar").await;
-            assert!(bar.contains("a run recorded on"), "{bar}");
-        } else {
-            let bar = b.text(".lab-kvm-bar").await;
-            assert!(bar.contains("not on this server"), "{bar}");
+            let expected = if recorded {
+                "a run recorded on"
+            } else {
+                no_recording
+            };
+            assert!(bar.contains(expected), "{mode}: {bar}");
+            assert!(
+                b.js("return !document.querySelector('.lab-run-kvm');")
+                    .await
+                    == true,
+                "{mode}: a live-KVM button"
+            );
+            b.shot(shot).await;
+            b.assert_no_console_errors(mode).await;
         }
-        assert!(
-            b.js("return !document.querySelector('.lab-run-kvm');")
-                .await
-                == true
-        );
-        b.shot("model-only-server").await;
-        b.assert_no_console_errors("model-only mode").await;
-
-        b.goto(&format!("{plain}/?scenario=qemu-2.0-boot-4")).await;
-        b.wait(
-            "document.querySelector('.lab-host[data-mode=\"no-server\"]')",
-            "the no-server banner",
-        )
-        .await;
-        b.wait(
-            "document.querySelectorAll('.lab-verdict').length >= 4",
-            "the model verdicts",
-        )
-        .await;
-        assert_eq!(
-            b.js(&format!("return {};", verdict("linux-3.17"))).await,
-            "STABLE"
-        );
-        if dist().join("recorded/qemu-2.0-boot-4.json").exists() {
-            let v = b.wait(&verdict("kvm"), "the recorded KVM run").await;
-            assert_eq!(v, "STABLE");
-            let tag = b
-                .text(".lab-verdict[data-backend=\"kvm\"] .lab-source-tag")
-                .await;
-            assert_eq!(tag, "real KVM, recorded");
-        }
-        b.shot("model-only-static").await;
-        b.assert_no_console_errors("the static copy").await;
         b.close().await;
     });
 }

@@ -35,12 +35,6 @@ pub fn backend_colour(b: BackendId) -> (u8, u8, u8) {
     }
 }
 
-/// The colour of a generation (cycled); the vCPU table's `.lab-gN` classes in
-/// lab.css are the same seven.
-pub fn generation_colour(g: u64) -> (u8, u8, u8) {
-    PALETTE[(g % 7) as usize]
-}
-
 pub fn css(c: (u8, u8, u8)) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
@@ -441,8 +435,8 @@ pub fn offsets_chart(run: &BackendRun, theme: Theme) -> Result<Chart, String> {
     )
 }
 
-/// A scaled-down copy of an SVG chart with a cursor line at write `k`: for
-/// exports, where there is no overlay.
+/// The chart's SVG with a cursor line at write `k` drawn in: for exports,
+/// where there is no overlay.
 pub fn with_cursor(chart: &Chart, k: u32) -> String {
     let x = chart.cursor_x(k) * f64::from(chart.width);
     let line = format!(

@@ -60,11 +60,7 @@ pub(crate) fn download(name: &str, mime: &str, content: &str) -> Result<(), Stri
     opts.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
         .map_err(|e| format!("cannot make the file: {e:?}"))?;
-    download_blob(name, &blob)
-}
-
-pub(crate) fn download_blob(name: &str, blob: &web_sys::Blob) -> Result<(), String> {
-    let url = web_sys::Url::create_object_url_with_blob(blob)
+    let url = web_sys::Url::create_object_url_with_blob(&blob)
         .map_err(|e| format!("cannot make the file: {e:?}"))?;
     let doc = document().ok_or("no document")?;
     let a: web_sys::HtmlAnchorElement = doc
