@@ -14,7 +14,7 @@ use scenarios::trace::HostReport;
 
 use crate::kvm::backend::{Vm, prepare};
 use crate::kvm::tracefs::Handle;
-use crate::kvm::{KvmBackend, Limits};
+use crate::kvm::{KvmBackend, LIMITS};
 
 /// Medians, in microseconds.
 #[derive(Debug, Clone)]
@@ -56,11 +56,11 @@ fn raw_scenario(kvm: &Kvm, n: u64, trace: Option<Handle>) -> Result<Duration, St
     };
     let e = |what: &'static str| move |err: kvm_ioctls::Error| format!("{what}: {err}");
     let t = Instant::now();
-    let mut vm = Vm::new(kvm)?;
+    let mut vm = Vm::new(kvm).map_err(|e| e.to_string())?;
     for i in 0..n {
         let v = vm.fd.create_vcpu(i).map_err(e("KVM_CREATE_VCPU"))?;
         read()?;
-        prepare(&v, i as usize)?;
+        prepare(&v, i as usize).map_err(|e| e.to_string())?;
         vm.vcpus.push(v);
     }
     for _ in 0..2 {
@@ -83,7 +83,7 @@ fn raw_scenario(kvm: &Kvm, n: u64, trace: Option<Handle>) -> Result<Duration, St
 
 /// Measures, `reps` times each.
 pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
-    let kvm = crate::kvm::host::open_kvm()?;
+    let kvm = crate::kvm::host::open_kvm().map_err(|e| e.to_string())?;
     let e = |what: &'static str| move |err: kvm_ioctls::Error| format!("{what}: {err}");
     let (mut vm_t, mut vcpu_t, mut msr_t, mut run_t) = (vec![], vec![], vec![], vec![]);
     for _ in 0..reps {
@@ -91,13 +91,13 @@ pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
         let empty = kvm.create_vm().map_err(e("KVM_CREATE_VM"))?;
         vm_t.push(t.elapsed());
         drop(empty);
-        let mut vm = Vm::new(&kvm)?;
+        let mut vm = Vm::new(&kvm).map_err(|e| e.to_string())?;
         let first = vm.fd.create_vcpu(0).map_err(e("KVM_CREATE_VCPU"))?;
         vm.vcpus.push(first);
         let t = Instant::now();
         let mut v = vm.fd.create_vcpu(1).map_err(e("KVM_CREATE_VCPU"))?;
         vcpu_t.push(t.elapsed());
-        prepare(&v, 1)?;
+        prepare(&v, 1).map_err(|e| e.to_string())?;
         let t = Instant::now();
         v.set_msrs(&tsc_msr(0)).map_err(e("KVM_SET_MSRS"))?;
         msr_t.push(t.elapsed());
@@ -116,7 +116,7 @@ pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
         .map_err(|err| err.to_string())?;
     let backend_run = |trace: bool| -> Result<Duration, String> {
         let t = Instant::now();
-        let mut b = KvmBackend::with_tracing(host.clone(), Limits::default(), trace)?;
+        let mut b = KvmBackend::with_tracing(host.clone(), LIMITS, trace).map_err(|e| e.to_string())?;
         if trace && !b.traced() {
             return Err("tracing is not available here".into());
         }

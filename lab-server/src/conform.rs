@@ -11,7 +11,9 @@ use scenarios::trace::{summary, writes};
 use scenarios::{BackendId, Event, Scenario, WriteEvent};
 use serde::Serialize;
 
-use crate::kvm::{KvmBackend, Limits};
+use scenarios::Limits;
+
+use crate::kvm::KvmBackend;
 use crate::random;
 
 /// A scenario to check.
@@ -106,7 +108,7 @@ pub fn check_case(case: &Case, host: &scenarios::trace::HostReport, limits: Limi
     if let Some(reason) = host_mismatch(&scenario, host) {
         return Outcome::Skipped { reason };
     }
-    if let Err(e) = limits.check(&scenario) {
+    if let Err(e) = crate::kvm::admit(&limits, &scenario) {
         return Outcome::Skipped { reason: e };
     }
     let (kvm, backend) = match run_kvm(&scenario, host, limits) {
@@ -118,7 +120,9 @@ pub fn check_case(case: &Case, host: &scenarios::trace::HostReport, limits: Limi
         BackendId::Linux618,
         backend.replay_host(),
         backend.timing(),
-    ) {
+    )
+    .into_result()
+    {
         Ok(m) => m,
         Err(e) => {
             return Outcome::Failed {
@@ -135,9 +139,10 @@ pub fn run_kvm(
     host: &scenarios::trace::HostReport,
     limits: Limits,
 ) -> Result<(Vec<Event>, KvmBackend), String> {
-    let mut backend = KvmBackend::new(host.clone(), limits)?;
-    let events =
-        scenarios::execute_collect(scenario, &mut backend).map_err(|e| format!("kvm: {e}"))?;
+    let mut backend = KvmBackend::new(host.clone(), limits).map_err(|e| e.to_string())?;
+    let events = scenarios::execute_collect(scenario, &mut backend)
+        .into_result()
+        .map_err(|e| format!("kvm: {e}"))?;
     if backend.overruns() > 0 {
         return Err("the trace buffer overflowed: events were lost".into());
     }
@@ -233,14 +238,13 @@ pub fn compare(kvm: &[Event], model: &[Event]) -> Outcome {
 pub fn history(
     scenario: &Scenario,
     backend: &KvmBackend,
-) -> Vec<(BackendId, Result<Vec<Event>, scenarios::Error>)> {
+) -> Vec<(BackendId, Result<Vec<Event>, scenarios::RunError>)> {
     BackendId::MODELS
         .into_iter()
         .map(|id| {
-            (
-                id,
-                scenarios::replay_model(scenario, id, backend.replay_host(), backend.timing()),
-            )
+            let replay =
+                scenarios::replay_model(scenario, id, backend.replay_host(), backend.timing());
+            (id, replay.into_result())
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::Value;
+use scenarios::protocol::{Created, RunRequest, Stats};
 
 /// What to do.
 #[derive(Clone, Debug)]
@@ -27,8 +27,10 @@ pub struct Outcome {
     pub rejected: usize,
     pub errors: Vec<String>,
     pub latencies: Vec<Duration>,
-    pub before: Value,
-    pub after: Value,
+    /// `/api/stats` before the class (`None` if it did not answer).
+    pub before: Option<Stats>,
+    /// `/api/stats` once the server settled after it.
+    pub after: Option<Stats>,
     pub wall: Duration,
 }
 
@@ -46,15 +48,12 @@ enum One {
     Error(String),
 }
 
-async fn stats(client: &reqwest::Client, plan: &Plan) -> Value {
+async fn stats(client: &reqwest::Client, plan: &Plan) -> Option<Stats> {
     let mut r = client.get(format!("{}/api/stats", plan.url));
     if let Some(t) = &plan.token {
         r = r.bearer_auth(t);
     }
-    match r.send().await {
-        Ok(resp) => resp.json().await.unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
+    r.send().await.ok()?.json().await.ok()
 }
 
 async fn one(i: usize, plan: &Plan) -> One {
@@ -73,7 +72,11 @@ async fn one(i: usize, plan: &Plan) -> One {
         Err(e) => return One::Error(format!("client: {e}")),
     };
     let started = Instant::now();
-    let body = serde_json::json!({"scenario": plan.scenario, "backends": plan.backends});
+    let body = RunRequest {
+        scenario: plan.scenario.clone(),
+        backends: Some(plan.backends.clone()),
+        presenter: false,
+    };
     let mut req = client.post(format!("{}/api/runs", plan.url)).json(&body);
     if let Some(t) = &plan.token {
         req = req.bearer_auth(t);
@@ -92,14 +95,9 @@ async fn one(i: usize, plan: &Plan) -> One {
     if !resp.status().is_success() {
         return One::Error(format!("POST /api/runs: {}", resp.status()));
     }
-    let id = match resp
-        .json::<Value>()
-        .await
-        .ok()
-        .and_then(|v| v["id"].as_str().map(str::to_string))
-    {
-        Some(id) => id,
-        None => return One::Error("no run id".into()),
+    let id = match resp.json::<Created>().await {
+        Ok(c) => c.id,
+        Err(_) => return One::Error("no run id".into()),
     };
     let mut req = client.get(format!("{}/api/runs/{id}/events", plan.url));
     if let Some(t) = &plan.token {
@@ -173,10 +171,10 @@ pub async fn run(plan: Plan) -> Outcome {
     loop {
         out.after = stats(&probe, &plan).await;
         // Closing sockets take a moment to leave the fd table.
-        let idle = out.after["queued"] == 0
-            && out.after["running"] == 0
-            && out.after["vms"] == 0
-            && out.after["fds"] == out.before["fds"];
+        let idle = match (&out.before, &out.after) {
+            (Some(b), Some(a)) => a.queued == 0 && a.running == 0 && a.vms == 0 && a.fds == b.fds,
+            _ => false,
+        };
         if idle || settle.elapsed() > Duration::from_secs(10) {
             break;
         }

@@ -6,7 +6,7 @@
 //! without the DOM, so it is tested natively and is cheap enough to redo on
 //! every scrubber move.
 
-use scenarios::trace::{self, Count, Origin};
+use scenarios::trace::{self, Count};
 use scenarios::{BackendId, Event, Scenario, Summary, WriteEvent};
 
 /// Where a backend's events came from.
@@ -248,53 +248,14 @@ impl Snapshot {
     }
 }
 
-/// Where the backends first disagree.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Divergence {
-    /// The 1-based write number.
-    pub write: u32,
-    /// What differs there, in a sentence.
-    pub what: String,
-}
+pub use scenarios::trace::Divergence;
 
-/// The first write at which two backends that observed it disagree on
-/// `nr_vcpus_matched_tsc` (or on whether the write matched). Backends that
-/// could not observe the counter (real KVM without tracefs) take no part.
+/// The first write at which two backends that observed it disagree
+/// (`scenarios::first_divergence`, which the CLI's `--compare` uses too).
 pub fn first_divergence(runs: &[BackendRun]) -> Option<Divergence> {
-    let max = runs.iter().map(BackendRun::write_count).max().unwrap_or(0);
-    for k in 1..=max {
-        let seen: Vec<(BackendId, u32, Option<bool>)> = runs
-            .iter()
-            .filter_map(|r| {
-                let w = r.write(k)?;
-                Some((r.backend, w.nr_matched?, w.matched))
-            })
-            .collect();
-        let Some(&(b0, n0, m0)) = seen.first() else {
-            continue;
-        };
-        if let Some(&(b, n, _)) = seen.iter().find(|s| s.1 != n0) {
-            return Some(Divergence {
-                write: k,
-                what: format!("nr_vcpus_matched_tsc: {n0} on {b0}, {n} on {b}"),
-            });
-        }
-        if let Some(&(b, _, m)) = seen.iter().find(|s| s.2 != m0) {
-            return Some(Divergence {
-                write: k,
-                what: format!("matched: {} on {b0}, {} on {b}", yes(m0), yes(m)),
-            });
-        }
-    }
-    None
-}
-
-fn yes(b: Option<bool>) -> &'static str {
-    match b {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "?",
-    }
+    let writes: Vec<(BackendId, Vec<&WriteEvent>)> =
+        runs.iter().map(|r| (r.backend, r.writes().collect())).collect();
+    scenarios::first_divergence(&writes)
 }
 
 /// The write where `nr_vcpus_matched_tsc + 1 == online_vcpus` stops holding
@@ -314,26 +275,10 @@ pub fn break_write(run: &BackendRun) -> Option<u32> {
     broke
 }
 
-/// A short mark for how a write changed the counter, for tables.
+/// The notebook's word for how a write changed the counter (`Count::word`;
+/// `?` where the backend did not observe it).
 pub fn count_mark(w: &WriteEvent) -> &'static str {
-    match w.count {
-        Some(Count::Reset) => "new gen",
-        Some(Count::Counted) => "+1",
-        Some(Count::CountedAgain) => "+1 again",
-        Some(Count::AlreadyCounted) => "already",
-        Some(Count::StaleGeneration) => "stale gen",
-        Some(Count::Untouched) => "—",
-        None => "?",
-    }
-}
-
-pub fn origin_name(o: Origin) -> &'static str {
-    match o {
-        Origin::Create => "create",
-        Origin::Write => "write",
-        Origin::Guest => "guest",
-        Origin::Offset => "offset",
-    }
+    w.count.map_or("?", Count::word)
 }
 
 /// Runs the models among `backends` for a scenario, in the given order.

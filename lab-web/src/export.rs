@@ -72,7 +72,7 @@ pub fn to_csv(runs: &[BackendRun]) -> String {
                 w.line.to_string(),
                 w.t_ns.to_string(),
                 w.vcpu.to_string(),
-                analysis::origin_name(w.origin).to_string(),
+                w.origin.name().to_string(),
                 w.value.to_string(),
                 opt(w.matched),
                 opt(w.new_generation),

@@ -16,6 +16,7 @@ use crate::trace::BackendId;
 /// A whole scenario file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scenario {
+    /// The top-level statements, in source order.
     pub stmts: Vec<Stmt>,
 }
 
@@ -25,6 +26,7 @@ pub struct Stmt {
     /// 1-based source line; 0 for statements built in code.
     #[serde(default)]
     pub line: u32,
+    /// What the line says.
     #[serde(flatten)]
     pub kind: StmtKind,
     /// A `# …` comment after the statement on the same line.
@@ -39,39 +41,88 @@ pub enum StmtKind {
     /// An empty line.
     Blank,
     /// A line that holds only a `#` comment (the text after `#`).
-    Comment { text: String },
+    Comment {
+        /// The text after `#`, leading spaces kept, trailing ones dropped.
+        text: String,
+    },
     /// `title TEXT` — the scenario's name in the library and the notebook.
-    Title { text: String },
+    Title {
+        /// TEXT: the rest of the line, `#` included.
+        text: String,
+    },
     /// `story TEXT` — one line of the story; consecutive lines form a paragraph.
-    Story { text: String },
+    Story {
+        /// TEXT: the rest of the line, `#` included; empty ends a paragraph.
+        text: String,
+    },
     /// `source TEXT` — the commit or VMM issue the scenario reproduces.
-    Source { text: String },
+    Source {
+        /// TEXT: the rest of the line, `#` included (`cloud-hypervisor#8383`).
+        text: String,
+    },
     /// `set KEY VALUE` — a host or model setting; only before the first VM statement.
-    Set { setting: Setting },
+    Set {
+        /// KEY and VALUE: `set tsc_khz 2_600_000`, `set host_tsc unstable`.
+        setting: Setting,
+    },
     /// `create N` — KVM_CREATE_VCPU N times; each creation is the kernel's own TSC write of 0.
-    Create { count: u32 },
+    Create {
+        /// N, at least 1.
+        count: u32,
+    },
     /// `write T V` — host-initiated MSR_IA32_TSC write (KVM_SET_MSRS) to each vCPU of T.
-    Write { targets: Targets, value: TscValue },
+    Write {
+        /// T: `*`, `3`, `0,2`, `1-3`.
+        targets: Targets,
+        /// V: `0`, `5_000_000`, `now`, `now@0+1ms`.
+        value: TscValue,
+    },
     /// `guest-write T V` — the guest itself executes WRMSR IA32_TSC on each vCPU
     /// of T (entering the vCPU handles its pending requests, as `run` does).
-    GuestWrite { targets: Targets, value: TscValue },
+    GuestWrite {
+        /// T: `*`, `3`, `0,2`, `1-3`.
+        targets: Targets,
+        /// V: `0`, `now`, `now-10ms`.
+        value: TscValue,
+    },
     /// `tsc-khz T KHZ` — KVM_SET_TSC_KHZ on each vCPU of T.
-    TscKhz { targets: Targets, khz: u32 },
+    TscKhz {
+        /// T: `*`, `3`, `0,2`, `1-3`.
+        targets: Targets,
+        /// KHZ, the new `virtual_tsc_khz`; 0 asks for the host's rate, as the ioctl does.
+        khz: u32,
+    },
     /// `set-offset T OFFSET` — KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET), Linux ≥ 5.16.
     SetOffset {
+        /// T: `*`, `3`, `0,2`, `1-3`.
         targets: Targets,
+        /// OFFSET: `-5000`, `0x1000`, `offset@0`, `offset@0+100`.
         offset: OffsetValue,
     },
     /// `set-clock` — KVM_SET_CLOCK: recomputes the master clock at once.
     SetClock,
     /// `wait D` — let time pass.
-    Wait { duration: Duration },
+    Wait {
+        /// D: `250ns`, `500us`, `10ms`, `1.5s`.
+        duration: Duration,
+    },
     /// `run T` — KVM_RUN each vCPU of T once, up to its `hlt`.
-    Run { targets: Targets },
+    Run {
+        /// T: `*`, `3`, `0,2`, `1-3`.
+        targets: Targets,
+    },
     /// `repeat N` … `end`.
-    Repeat { count: u32, body: Vec<Stmt> },
+    Repeat {
+        /// N, at least 1.
+        count: u32,
+        /// The lines up to the matching `end`, which is not kept.
+        body: Vec<Stmt>,
+    },
     /// `expect BACKENDS: [write K | vcpu K] FIELD OP VALUE`.
-    Expect { expect: Expect },
+    Expect {
+        /// The expectation, e.g. `expect linux-3.14: write 5 nr_matched = 4`.
+        expect: Expect,
+    },
 }
 
 /// `set KEY VALUE`.
@@ -89,6 +140,7 @@ pub enum Setting {
 }
 
 impl Setting {
+    /// KEY as written: `tsc_khz`, `clocksource`, `host_tsc` or `uptime`.
     pub fn key(&self) -> &'static str {
         match self {
             Setting::TscKhz(_) => "tsc_khz",
@@ -103,9 +155,13 @@ impl Setting {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clocksource {
+    /// `tsc`: the only clocksource 3.x's master clock accepts.
     Tsc,
+    /// `hpet`: not TSC-based, so no master clock.
     Hpet,
+    /// `acpi_pm`: not TSC-based, so no master clock.
     AcpiPm,
+    /// `kvm-clock`, a host that is itself a KVM guest: not TSC-based, so no master clock.
     #[serde(rename = "kvm-clock")]
     KvmClock,
     /// Hyper-V's TSC page: TSC-based for KVM since Linux 4.16, not before.
@@ -113,6 +169,7 @@ pub enum Clocksource {
 }
 
 impl Clocksource {
+    /// Every clocksource, in the order errors list them.
     pub const ALL: [Clocksource; 5] = [
         Clocksource::Tsc,
         Clocksource::Hpet,
@@ -121,6 +178,7 @@ impl Clocksource {
         Clocksource::HypervClocksourceTscPage,
     ];
 
+    /// The name in `current_clocksource` and `set clocksource NAME`.
     pub fn name(self) -> &'static str {
         match self {
             Clocksource::Tsc => "tsc",
@@ -136,7 +194,9 @@ impl Clocksource {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostTsc {
+    /// `stable`: `check_tsc_unstable()` is false; matched writes reuse `cur_tsc_offset`.
     Stable,
+    /// `unstable`: `mark_tsc_unstable()` was called; matched writes add the elapsed time.
     Unstable,
 }
 
@@ -178,7 +238,9 @@ impl Iterator for TargetIter<'_> {
 /// `first-last`, inclusive; a single vCPU has `first == last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VcpuRange {
+    /// The lowest vCPU index.
     pub first: u32,
+    /// The highest vCPU index, included.
     pub last: u32,
 }
 
@@ -228,24 +290,35 @@ pub enum TscValue {
     Literal(u64),
     /// `now`, `now@K`, `now+D`, `now@K-D`: the guest TSC of the written vCPU
     /// (or of vCPU K) at the moment of the write, moved by D.
-    Now { of: Option<u32>, delta: Delta },
+    Now {
+        /// `@K`: read vCPU K's guest TSC instead of the written vCPU's.
+        of: Option<u32>,
+        /// `+D` or `-D`; [`Delta::ZERO`] if absent.
+        delta: Delta,
+    },
 }
 
 /// A signed shift of a TSC value: a duration (converted with the vCPU's
 /// `virtual_tsc_khz`) or a raw number of cycles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delta {
+    /// `-D` rather than `+D`.
     pub negative: bool,
+    /// The size of D.
     pub amount: DeltaAmount,
 }
 
+/// The size of a [`Delta`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeltaAmount {
+    /// Guest cycles, used as they are: `now+1000`, `now-0x10`.
     Cycles(u64),
+    /// A duration, turned into cycles at the written vCPU's `virtual_tsc_khz`: `now+1ms`.
     Time(Duration),
 }
 
 impl Delta {
+    /// No shift: a plain `now` or `now@K`.
     pub const ZERO: Delta = Delta {
         negative: false,
         amount: DeltaAmount::Cycles(0),
@@ -256,23 +329,34 @@ impl Delta {
 /// vCPU K's current `l1_tsc_offset` moved by N cycles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OffsetValue {
+    /// A fixed offset, signed: `-5000`, `0x1000`.
     Literal(i64),
-    Of { vcpu: u32, delta: i64 },
+    /// `offset@K`, `offset@K+N`, `offset@K-N`.
+    Of {
+        /// K, the vCPU whose `l1_tsc_offset` is read.
+        vcpu: u32,
+        /// N, in cycles; 0 if absent.
+        delta: i64,
+    },
 }
 
 /// A length of time, exact to the nanosecond.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration {
+    /// Nanoseconds.
     pub ns: u64,
 }
 
 impl Duration {
+    /// `ns` nanoseconds.
     pub const fn from_ns(ns: u64) -> Self {
         Duration { ns }
     }
+    /// `ms` milliseconds.
     pub const fn from_ms(ms: u64) -> Self {
         Duration { ns: ms * 1_000_000 }
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         Duration {
             ns: s * 1_000_000_000,
@@ -288,9 +372,13 @@ pub struct Expect {
     /// Whether the line said `*` (kept so the text round-trips).
     #[serde(default)]
     pub all_models: bool,
+    /// `write K`, `vcpu K`, or neither (the end of the run).
     pub at: ExpectAt,
+    /// FIELD: `nr_matched`, `master_clock`, ….
     pub field: Field,
+    /// OP: `=`, `!=`, `<`, `<=`, `>`, `>=`.
     pub op: Op,
+    /// VALUE: a number, or `yes`/`no` for a yes/no field.
     pub value: ExpectValue,
 }
 
@@ -310,23 +398,38 @@ pub enum ExpectAt {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
+    /// `nr_matched`: `nr_vcpus_matched_tsc` of `struct kvm_arch`.
     NrMatched,
+    /// `online`: `online_vcpus` of `struct kvm`.
     Online,
+    /// `vcpus_matched`: `nr_vcpus_matched_tsc + 1 == online_vcpus`.
     VcpusMatched,
+    /// `master_clock`: `use_master_clock` of `struct kvm_arch`.
     MasterClock,
+    /// `kvmclock_stable`: every vCPU's pvclock page has PVCLOCK_TSC_STABLE_BIT.
     KvmclockStable,
+    /// `cur_tsc_generation` of `struct kvm_arch`.
     CurTscGeneration,
+    /// `matched`: the write joined the current generation (`matched` in `kvm_write_tsc`).
     Matched,
+    /// `new_generation`: the write started a generation (`cur_tsc_generation++`).
     NewGeneration,
+    /// `this_tsc_generation` of `struct kvm_vcpu_arch`.
     ThisTscGeneration,
+    /// `vcpu`: the index of the vCPU written.
     Vcpu,
+    /// `value`: the TSC value written (`data`).
     Value,
+    /// `pvclock_stable`: PVCLOCK_TSC_STABLE_BIT in the vCPU's pvclock page.
     PvclockStable,
+    /// `masterclock_update_requested`: the write raised KVM_REQ_MASTERCLOCK_UPDATE.
     MasterclockUpdateRequested,
+    /// `writes`: how many TSC writes the run made, vCPU creations included.
     Writes,
 }
 
 impl Field {
+    /// Every field, in the order help and errors list them.
     pub const ALL: [Field; 14] = [
         Field::NrMatched,
         Field::Online,
@@ -344,6 +447,7 @@ impl Field {
         Field::Writes,
     ];
 
+    /// FIELD as `expect` writes it: `nr_matched`, `master_clock`, ….
     pub fn name(self) -> &'static str {
         match self {
             Field::NrMatched => "nr_matched",
@@ -414,23 +518,31 @@ impl Field {
 /// A comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
+    /// `=`
     #[serde(rename = "=")]
     Eq,
+    /// `!=`
     #[serde(rename = "!=")]
     Ne,
+    /// `<`
     #[serde(rename = "<")]
     Lt,
+    /// `<=`
     #[serde(rename = "<=")]
     Le,
+    /// `>`
     #[serde(rename = ">")]
     Gt,
+    /// `>=`
     #[serde(rename = ">=")]
     Ge,
 }
 
 impl Op {
+    /// Every comparison.
     pub const ALL: [Op; 6] = [Op::Eq, Op::Ne, Op::Le, Op::Ge, Op::Lt, Op::Gt];
 
+    /// OP as written: `=`, `!=`, `<`, `<=`, `>`, `>=`.
     pub fn symbol(self) -> &'static str {
         match self {
             Op::Eq => "=",
@@ -442,6 +554,7 @@ impl Op {
         }
     }
 
+    /// Whether `actual OP expected`.
     pub fn holds<T: Ord>(self, actual: T, expected: T) -> bool {
         match self {
             Op::Eq => actual == expected,
@@ -458,7 +571,9 @@ impl Op {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExpectValue {
+    /// `yes` or `no` (also `true`/`false`, `on`/`off`).
     Bool(bool),
+    /// An unsigned integer, decimal or `0x` hex.
     Int(u64),
 }
 
@@ -548,34 +663,5 @@ impl Scenario {
             StmtKind::Expect { expect } => Some((s.line, expect)),
             _ => None,
         })
-    }
-
-    /// The host settings, defaults filled in. A host that marked its TSC
-    /// unstable has stopped using it as clocksource (`mark_tsc_unstable`), so
-    /// `set host_tsc unstable` alone means clocksource `hpet`.
-    pub fn host(&self) -> crate::models::HostConfig {
-        let mut host = crate::models::HostConfig::default();
-        let clocksource_set = self.walk().any(|s| {
-            matches!(
-                s.kind,
-                StmtKind::Set {
-                    setting: Setting::Clocksource(_)
-                }
-            )
-        });
-        for s in self.walk() {
-            if let StmtKind::Set { setting } = &s.kind {
-                match *setting {
-                    Setting::TscKhz(khz) => host.tsc_khz = khz,
-                    Setting::Clocksource(c) => host.clocksource = c,
-                    Setting::HostTsc(t) => host.tsc_stable = t == HostTsc::Stable,
-                    Setting::Uptime(d) => host.uptime_ns = d.ns,
-                }
-            }
-        }
-        if !host.tsc_stable && !clocksource_set {
-            host.clocksource = Clocksource::Hpet;
-        }
-        host
     }
 }

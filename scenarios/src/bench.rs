@@ -14,7 +14,9 @@ pub fn scenario_text(vcpus: u32, rounds: u32) -> String {
 /// Median writes per second of each model on the benchmark scenario.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Throughput {
+    /// vCPUs the scenario creates.
     pub vcpus: u32,
+    /// TSC writes per run, creations included: `vcpus` × (1 + 2 × `rounds`).
     pub writes: u64,
     /// `(backend, writes/s)`, the median of eleven runs each.
     pub models: Vec<(BackendId, f64)>,

@@ -8,27 +8,14 @@ use std::collections::HashMap;
 
 use crate::ast::*;
 use crate::error::{Error, Errors};
-use crate::text::col_of_token;
+use crate::lex::col_of_token;
+pub use crate::limits::Analysis;
+use crate::limits::Limits;
 
-/// At most this many vCPUs in one VM (KVM_MAX_VCPUS of today's x86 KVM).
-pub const MAX_VCPUS: u32 = 1024;
-/// At most this many steps (vCPU creations, per-vCPU writes and runs, waits…) in one run.
-pub const MAX_STEPS: u64 = 1_000_000;
-/// At most this much waiting in one run: ten years of host time.
-pub const MAX_WAIT_NS: u64 = 10 * 365 * 24 * 3600 * 1_000_000_000;
-
-/// What a scenario adds up to once every `repeat` is expanded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Analysis {
-    /// vCPUs at the end.
-    pub vcpus: u32,
-    /// TSC writes, vCPU creations included.
-    pub writes: u64,
-    /// Steps, the unit of timing traces.
-    pub steps: u64,
-    /// Total time waited, in ns.
-    pub wait_ns: u64,
-}
+// The language's own bounds, named once in `Limits::LANGUAGE`.
+const MAX_VCPUS: u32 = Limits::LANGUAGE.max_vcpus;
+const MAX_STEPS: u64 = Limits::LANGUAGE.max_steps;
+const MAX_WAIT_NS: u64 = Limits::LANGUAGE.max_wait_ns;
 
 /// Checks a syntactically valid scenario. `text` is its source, used to point
 /// at the right column; without it errors point at column 1 of their line.

@@ -5,75 +5,39 @@
 //! event to a sink as it happens: the CLI prints it, the server streams it,
 //! the notebook stores it.
 
-use std::fmt;
+use serde::{Deserialize, Serialize};
 
 use crate::ast::*;
-use crate::error::Error;
-use crate::models::{self, HostConfig, Timing};
+use crate::backend::{Backend, StepCtx, StepError};
+use crate::error::RunError;
+use crate::host::{HostConfig, Timing};
+use crate::models;
 use crate::trace::*;
-
-/// Where a step stands in the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StepCtx {
-    /// 0-based step index (the index into a timing trace).
-    pub step: u32,
-    /// The scenario line (0 for the implicit `run *`).
-    pub line: u32,
-    /// The number the next TSC write will get (1-based).
-    pub write: u32,
-}
-
-/// A step the backend could not carry out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StepError(pub String);
-
-impl fmt::Display for StepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Anything a scenario can run on: the kernel models, and real KVM.
-pub trait Backend: fmt::Debug {
-    fn id(&self) -> BackendId;
-    /// KVM_CREATE_VCPU (the kernel writes the new vCPU's TSC itself).
-    fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError>;
-    /// MSR_IA32_TSC: host-initiated for [`Origin::Write`], the guest's own for [`Origin::Guest`].
-    fn write_tsc(
-        &mut self,
-        ctx: &StepCtx,
-        vcpu: u32,
-        value: TscValue,
-        origin: Origin,
-    ) -> Result<WriteEvent, StepError>;
-    /// KVM_VCPU_TSC_OFFSET.
-    fn set_tsc_offset(
-        &mut self,
-        ctx: &StepCtx,
-        vcpu: u32,
-        offset: OffsetValue,
-    ) -> Result<WriteEvent, StepError>;
-    /// KVM_SET_TSC_KHZ.
-    fn set_tsc_khz(&mut self, ctx: &StepCtx, vcpu: u32, khz: u32) -> Result<KhzEvent, StepError>;
-    /// KVM_SET_CLOCK.
-    fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError>;
-    /// Let time pass.
-    fn wait(&mut self, ctx: &StepCtx, d: Duration) -> Result<(), StepError>;
-    /// KVM_RUN one vCPU to its `hlt`.
-    fn run_vcpu(&mut self, ctx: &StepCtx, vcpu: u32, implicit: bool)
-    -> Result<RunEvent, StepError>;
-    /// The state now; `ctx.write - 1` writes were made.
-    fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary;
-}
 
 /// Runs `scenario` on `backend`, handing each event to `sink` as it happens.
 /// The last event is the [`Summary`]. A scenario that does not end with a run
 /// of every vCPU gets one (its run events say `implicit`).
+///
+/// ```
+/// use scenarios::{execute, models, parse, BackendId, Event, Timing};
+///
+/// let s = parse("create 2\nwrite * 0\n").unwrap();
+/// let mut model = models::model(BackendId::Linux618, s.host(), Timing::Virtual).unwrap();
+/// let mut writes = 0;
+/// let summary = execute(&s, model.as_mut(), &mut |e| {
+///     if let Event::Write(_) = e {
+///         writes += 1;
+///     }
+/// })
+/// .unwrap();
+/// assert_eq!(writes, 4); // two creations, two writes
+/// assert!(summary.kvmclock_stable);
+/// ```
 pub fn execute(
     scenario: &Scenario,
     backend: &mut dyn Backend,
     sink: &mut dyn FnMut(&Event),
-) -> Result<Summary, Error> {
+) -> Result<Summary, RunError> {
     let mut ex = Executor {
         backend,
         sink,
@@ -103,40 +67,73 @@ pub fn execute(
     Ok(summary)
 }
 
-/// Runs `scenario` on `backend` and returns every event.
-pub fn execute_collect(
-    scenario: &Scenario,
-    backend: &mut dyn Backend,
-) -> Result<Vec<Event>, Error> {
+/// A whole run: every event it made, and how it ended. A run that fails part
+/// way keeps the events up to the step it could not make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collected {
+    /// The events, in order; the last is the summary when the run ended well.
+    pub events: Vec<Event>,
+    /// Why the run stopped early, if it did.
+    pub error: Option<RunError>,
+}
+
+impl Collected {
+    /// The events of a run that ended well, or why it did not.
+    pub fn into_result(self) -> Result<Vec<Event>, RunError> {
+        match self.error {
+            None => Ok(self.events),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+/// Runs `scenario` on `backend` and keeps every event.
+pub fn execute_collect(scenario: &Scenario, backend: &mut dyn Backend) -> Collected {
     let mut events = Vec::new();
-    execute(scenario, backend, &mut |e| events.push(e.clone()))?;
-    Ok(events)
+    let result = execute(scenario, backend, &mut |e| events.push(e.clone()));
+    Collected {
+        events,
+        error: result.err(),
+    }
 }
 
 /// Runs `scenario` through one kernel model on the virtual clock.
-pub fn run_model(scenario: &Scenario, id: BackendId) -> Result<Vec<Event>, Error> {
-    let host = scenario.host();
-    let mut backend = models::model(id, host, Timing::Virtual).ok_or_else(|| {
-        Error::new(
-            1,
-            1,
-            format!("`{id}` is not a model: it runs in lab-server"),
-        )
-    })?;
-    execute_collect(scenario, backend.as_mut())
+pub fn run_model(scenario: &Scenario, id: BackendId) -> Result<Vec<Event>, RunError> {
+    replay_model(scenario, id, scenario.host(), Timing::Virtual).into_result()
 }
 
-/// Replays a recorded run through a model: the model sees the measured time
-/// of every step and the values the real run wrote.
+/// Replays a run through a model: with [`Timing::Replay`] the model sees the
+/// measured time of every step and the values the real run wrote, so it says
+/// what that kernel would have done with these very writes. The events are
+/// kept up to the step the model could not make, if any.
+///
+/// ```
+/// use scenarios::{parse, replay_model, BackendId, HostTime, Stamp, Timing};
+///
+/// // Two creations and a write of 0, 2 s apart: outside the 3.x window.
+/// let s = parse("create 2\nwrite 1 0\n").unwrap();
+/// let host = s.host();
+/// let at = |ns: u64| Stamp { ns, tsc: ns * 26 / 10, value: None };
+/// let start = HostTime { ns: host.uptime_ns, tsc: host.uptime_ns * 26 / 10 };
+/// let stamps = vec![at(start.ns), at(start.ns + 10_000), at(start.ns + 2_000_000_000)];
+/// let run = replay_model(&s, BackendId::Linux314, host, Timing::Replay { start, stamps });
+/// let events = run.into_result().unwrap();
+/// let last = scenarios::trace::writes(&events).last().unwrap();
+/// assert_eq!(last.new_generation, Some(true));
+/// ```
 pub fn replay_model(
     scenario: &Scenario,
     id: BackendId,
     host: HostConfig,
     timing: Timing,
-) -> Result<Vec<Event>, Error> {
-    let mut backend = models::model(id, host, timing)
-        .ok_or_else(|| Error::new(1, 1, format!("`{id}` is not a model")))?;
-    execute_collect(scenario, backend.as_mut())
+) -> Collected {
+    match models::model(id, host, timing) {
+        Some(mut backend) => execute_collect(scenario, backend.as_mut()),
+        None => Collected {
+            events: Vec::new(),
+            error: Some(RunError::NotAModel(id)),
+        },
+    }
 }
 
 struct Executor<'a> {
@@ -148,9 +145,12 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    fn fail(&self, e: StepError) -> Error {
-        let line = self.ctx.line.max(1);
-        Error::new(line, 1, format!("{}: {}", self.backend.id(), e.0))
+    fn fail(&self, error: StepError) -> RunError {
+        RunError::Step {
+            backend: self.backend.id(),
+            line: (self.ctx.line > 0).then_some(self.ctx.line),
+            error,
+        }
     }
 
     fn emit(&mut self, e: Event) {
@@ -163,7 +163,7 @@ impl Executor<'_> {
         &mut self,
         targets: &Targets,
         mut write: impl FnMut(&mut dyn Backend, &StepCtx, u32) -> Result<WriteEvent, StepError>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), RunError> {
         for v in targets.iter(self.online) {
             let ev = write(&mut *self.backend, &self.ctx, v).map_err(|e| self.fail(e))?;
             self.ctx.write += 1;
@@ -172,14 +172,14 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn block(&mut self, stmts: &[Stmt]) -> Result<(), Error> {
+    fn block(&mut self, stmts: &[Stmt]) -> Result<(), RunError> {
         for s in stmts {
             self.stmt(s)?;
         }
         Ok(())
     }
 
-    fn stmt(&mut self, s: &Stmt) -> Result<(), Error> {
+    fn stmt(&mut self, s: &Stmt) -> Result<(), RunError> {
         self.ctx.line = s.line;
         let acts = s.kind.is_action();
         if acts {
@@ -258,9 +258,11 @@ impl Executor<'_> {
 }
 
 /// The result of one expectation on one backend.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectOutcome {
+    /// The line of the `expect`.
     pub line: u32,
+    /// The backend it was judged on.
     pub backend: BackendId,
     /// The expectation as written.
     pub expect: String,
@@ -326,7 +328,7 @@ pub fn judge(
     line: u32,
     expect: &Expect,
     backend: BackendId,
-    run: Result<&[Event], &Error>,
+    run: Result<&[Event], &RunError>,
 ) -> ExpectOutcome {
     let mut out = ExpectOutcome {
         line,
@@ -375,9 +377,9 @@ pub fn judge(
 /// (or its error); a backend that `runs` does not know is reported as skipped.
 pub fn verify(
     scenario: &Scenario,
-    runs: &mut dyn FnMut(BackendId) -> Option<Result<Vec<Event>, Error>>,
+    runs: &mut dyn FnMut(BackendId) -> Option<Result<Vec<Event>, RunError>>,
 ) -> Vec<ExpectOutcome> {
-    type Run = Option<Result<Vec<Event>, Error>>;
+    type Run = Option<Result<Vec<Event>, RunError>>;
     let mut cache: Vec<(BackendId, Run)> = Vec::new();
     let mut out = Vec::new();
     for (line, e) in scenario.expects() {

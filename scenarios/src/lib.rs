@@ -26,23 +26,49 @@
 //! The crate is pure — no I/O, no threads, no clock — so the same code runs
 //! natively in the server and as WebAssembly in the browser.
 
+//! ## Layers
+//!
+//! Each module uses only those above it in this list (none uses one that
+//! uses it back):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | words | `lex` (crate-private), [`pvclock`] |
+//! | the language | [`ast`], [`trace`] (the events and their vocabulary) |
+//! | settings and seams | [`host`], [`limits`], [`backend`], [`error`] |
+//! | reading text | [`text`] → [`check`](mod@check) |
+//! | the kernels | [`models`] (`linux_3x` shared by `linux_3_14` and `linux_3_17`; `linux_6_18`) |
+//! | running | [`exec`], then [`library`], [`bench`](mod@bench), [`protocol`] |
+
+#![warn(missing_docs)]
+
 pub mod ast;
+pub mod backend;
 pub mod bench;
 pub mod check;
 pub mod error;
 pub mod exec;
+pub mod host;
+mod lex;
 pub mod library;
+pub mod limits;
 pub mod models;
+pub mod protocol;
+pub mod pvclock;
 pub mod text;
 pub mod trace;
 
 pub use ast::Scenario;
+pub use backend::{Backend, StepCtx, StepError};
 pub use check::{Analysis, check};
-pub use error::{Error, Errors};
-pub use exec::{Backend, execute, execute_collect, replay_model, run_model, verify, verify_models};
-pub use models::{HostConfig, HostTime, Stamp, Timing};
+pub use error::{Error, Errors, RunError};
+pub use exec::{
+    Collected, execute, execute_collect, replay_model, run_model, verify, verify_models,
+};
+pub use host::{HostConfig, HostTime, Stamp, Timing};
+pub use limits::{Exceeded, Limits};
 pub use text::parse;
-pub use trace::{BackendId, Event, RunEvent, Summary, WriteEvent};
+pub use trace::{BackendId, Event, HostReport, RunEvent, Summary, WriteEvent, first_divergence};
 
 impl Scenario {
     /// Reads a scenario from its JSON form and checks it like parsed text.

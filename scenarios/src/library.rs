@@ -7,6 +7,7 @@ use crate::ast::Scenario;
 pub struct Entry {
     /// The file name without `.tsc`: what `lab-server run NAME` takes.
     pub name: &'static str,
+    /// The scenario text, as in the file.
     pub text: &'static str,
 }
 

@@ -3,7 +3,7 @@
 //! One statement a line; `#` starts a comment (except in `title`, `story` and
 //! `source`, whose text runs to the end of the line, so `#8383` survives).
 //! Parsing never panics and reports every problem it finds with its line and
-//! column; [`crate::check`] then checks meaning (vCPU numbers, bounds,
+//! column; [`crate::check()`] then checks meaning (vCPU numbers, bounds,
 //! expectations).
 
 use std::fmt::{self, Write as _};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ast::*;
 use crate::error::{Error, Errors};
+use crate::lex::{Tok, col_of_token, tokens};
 use crate::trace::BackendId;
 
 /// The deepest `repeat` nesting accepted.
@@ -124,44 +125,6 @@ enum Line {
     Stmt(StmtKind, Option<String>),
     Repeat(u32, Option<String>),
     End,
-}
-
-/// A whitespace-separated word and its 1-based character column.
-#[derive(Clone, Copy)]
-struct Tok<'a> {
-    text: &'a str,
-    col: u32,
-}
-
-fn tokens(code: &str) -> Vec<Tok<'_>> {
-    let mut out = Vec::new();
-    let mut start: Option<(usize, u32)> = None;
-    let mut col = 0u32;
-    for (i, c) in code.char_indices() {
-        col += 1;
-        if c.is_whitespace() {
-            if let Some((s, sc)) = start.take() {
-                out.push(Tok {
-                    text: &code[s..i],
-                    col: sc,
-                });
-            }
-        } else if start.is_none() {
-            start = Some((i, col));
-        }
-    }
-    if let Some((s, sc)) = start {
-        out.push(Tok {
-            text: &code[s..],
-            col: sc,
-        });
-    }
-    out
-}
-
-/// The column of the `n`-th word of a line (1 if there is none).
-pub(crate) fn col_of_token(line: &str, n: usize) -> u32 {
-    tokens(line).get(n).map_or(1, |t| t.col)
 }
 
 const KEYWORDS: &str = "create, write, guest-write, wait, run, repeat, end, set, set-clock, set-offset, tsc-khz, expect, title, story, source";

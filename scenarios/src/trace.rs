@@ -38,6 +38,7 @@ impl BackendId {
         BackendId::Linux317U8,
         BackendId::Linux618,
     ];
+    /// Every backend: the four models, then real KVM.
     pub const ALL: [BackendId; 5] = [
         BackendId::Linux314,
         BackendId::Linux317,
@@ -46,6 +47,7 @@ impl BackendId {
         BackendId::Kvm,
     ];
 
+    /// The name in `expect` lines, the CLI and JSON: `linux-3.14`, …, `kvm`.
     pub fn name(self) -> &'static str {
         match self {
             BackendId::Linux314 => "linux-3.14",
@@ -73,6 +75,7 @@ impl BackendId {
         }
     }
 
+    /// Whether it is one of the kernel models (not real KVM).
     pub fn is_model(self) -> bool {
         self != BackendId::Kvm
     }
@@ -134,6 +137,7 @@ pub enum SyncRule {
 /// Why a write matched the current generation or started a new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
+    /// The rule that judged the write.
     pub rule: SyncRule,
     /// The write was taken as an attempt to synchronise (before the kHz check).
     pub synchronizing: bool,
@@ -166,9 +170,84 @@ pub enum Count {
     Untouched,
 }
 
+impl Origin {
+    /// Its name, as in the JSON trace and every table: `create`, `write`, `guest`, `offset`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Create => "create",
+            Origin::Write => "write",
+            Origin::Guest => "guest",
+            Origin::Offset => "offset",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a count looks on screen: the colour family of its mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// A new generation started.
+    New,
+    /// The counter rightly went up.
+    Counted,
+    /// The counter is wrong after this write: counted again (the 2014 bug),
+    /// or a stale vCPU taken as counted (the u8 wrap).
+    Miscounted,
+    /// Nothing to draw the eye to.
+    Plain,
+}
+
+impl Count {
+    /// The CLI's mark, at most four characters: `new`, `+1`, `+1!`, `=`, `=!`, `·`.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Count::Reset => "new",
+            Count::Counted => "+1",
+            Count::CountedAgain => "+1!",
+            Count::AlreadyCounted => "=",
+            Count::StaleGeneration => "=!",
+            Count::Untouched => "·",
+        }
+    }
+
+    /// The notebook's word (its tables, charts, exports and the book):
+    /// `new gen`, `+1`, `+1 again`, `already`, `stale gen`, `—`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Count::Reset => "new gen",
+            Count::Counted => "+1",
+            Count::CountedAgain => "+1 again",
+            Count::AlreadyCounted => "already",
+            Count::StaleGeneration => "stale gen",
+            Count::Untouched => "—",
+        }
+    }
+
+    /// This write is the 2014 bug: a vCPU counted again in its generation.
+    pub fn is_the_2014_bug(self) -> bool {
+        self == Count::CountedAgain
+    }
+
+    /// How its mark is drawn.
+    pub fn tone(self) -> Tone {
+        match self {
+            Count::CountedAgain | Count::StaleGeneration => Tone::Miscounted,
+            Count::Reset => Tone::New,
+            Count::Counted => Tone::Counted,
+            Count::AlreadyCounted | Count::Untouched => Tone::Plain,
+        }
+    }
+}
+
 /// One TSC write (or offset set), and the VM state right after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteEvent {
+    /// The backend that made the write.
     pub backend: BackendId,
     /// 0-based index of the step in the expanded scenario.
     pub step: u32,
@@ -178,14 +257,19 @@ pub struct WriteEvent {
     pub write: u32,
     /// Host nanoseconds since the VM was created.
     pub t_ns: u64,
+    /// The vCPU written.
     pub vcpu: u32,
+    /// Who wrote: the kernel at creation, userspace, the guest, or the offset attribute.
     pub origin: Origin,
     /// The TSC value written (`data`), as userspace passed it.
     pub value: u64,
     /// `None` where the backend could not observe it (real KVM without tracefs).
     pub matched: Option<bool>,
+    /// The write started a generation (`cur_tsc_generation++`).
     pub new_generation: Option<bool>,
+    /// `cur_tsc_generation` after the write.
     pub cur_tsc_generation: Option<u64>,
+    /// The written vCPU's `this_tsc_generation` after the write.
     pub this_tsc_generation: Option<u64>,
     /// `nr_vcpus_matched_tsc` after the write.
     pub nr_matched: Option<u32>,
@@ -202,16 +286,22 @@ pub struct WriteEvent {
     pub masterclock_update_requested: Option<bool>,
     /// Which rule judged the write (the models' reasoning; `None` on real KVM).
     pub decision: Option<Decision>,
+    /// What the write did to `nr_vcpus_matched_tsc`.
     pub count: Option<Count>,
 }
 
 /// One KVM_RUN of one vCPU up to its `hlt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunEvent {
+    /// The backend that ran the vCPU.
     pub backend: BackendId,
+    /// 0-based index of the step in the expanded scenario.
     pub step: u32,
+    /// The scenario line that caused it (0 for the implicit `run *`).
     pub line: u32,
+    /// Host nanoseconds since the VM was created.
     pub t_ns: u64,
+    /// The vCPU run.
     pub vcpu: u32,
     /// This run handled KVM_REQ_MASTERCLOCK_UPDATE and recomputed the master clock.
     pub masterclock_updated: Option<bool>,
@@ -233,22 +323,34 @@ pub struct RunEvent {
 /// KVM_SET_CLOCK: the master clock recomputed at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockEvent {
+    /// The backend that set the clock.
     pub backend: BackendId,
+    /// 0-based index of the step in the expanded scenario.
     pub step: u32,
+    /// The `set-clock` line.
     pub line: u32,
+    /// Host nanoseconds since the VM was created.
     pub t_ns: u64,
+    /// `use_master_clock` as `pvclock_update_vm_gtod_copy` just decided it.
     pub master_clock: bool,
+    /// `nr_vcpus_matched_tsc + 1 == online_vcpus` at that moment.
     pub vcpus_matched: Option<bool>,
 }
 
 /// KVM_SET_TSC_KHZ on one vCPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KhzEvent {
+    /// The backend that took the ioctl.
     pub backend: BackendId,
+    /// 0-based index of the step in the expanded scenario.
     pub step: u32,
+    /// The `tsc-khz` line.
     pub line: u32,
+    /// Host nanoseconds since the VM was created.
     pub t_ns: u64,
+    /// The vCPU whose rate was set.
     pub vcpu: u32,
+    /// The rate in kHz: KVM_GET_TSC_KHZ after the ioctl on real KVM, the request as written (0: the host's) in the models.
     pub virtual_tsc_khz: u32,
 }
 
@@ -261,6 +363,7 @@ pub struct HostReport {
     pub clocksource: String,
     /// `/dev/kvm` usable; if not, why and how to fix it.
     pub kvm_usable: bool,
+    /// Why `/dev/kvm` is not usable, and how to fix it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kvm_problem: Option<String>,
     /// `kvm-pvm` (software nested KVM), `vmx`, `svm`, or `unknown`.
@@ -270,10 +373,13 @@ pub struct HostReport {
     pub offsets_honoured: Option<bool>,
     /// Whether KVM's TSC tracepoints can be read.
     pub tracing: bool,
+    /// Why the tracepoints cannot be read, and how to fix it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing_problem: Option<String>,
+    /// KVM_CAP_MAX_VCPUS of the host kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vcpus: Option<u32>,
+    /// KVM_GET_TSC_KHZ of a fresh vCPU: the rate vCPUs start at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsc_khz: Option<u32>,
     /// KVM_CAP_VCPU_ATTRIBUTES: KVM_VCPU_TSC_OFFSET can be set.
@@ -285,15 +391,23 @@ pub struct HostReport {
 /// The state at the end of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// The backend that ran.
     pub backend: BackendId,
+    /// `online_vcpus`.
     pub online: u32,
+    /// `nr_vcpus_matched_tsc`.
     pub nr_matched: Option<u32>,
+    /// `nr_vcpus_matched_tsc + 1 == online_vcpus`.
     pub vcpus_matched: Option<bool>,
+    /// `use_master_clock`.
     pub master_clock: bool,
     /// Every vCPU's pvclock page has PVCLOCK_TSC_STABLE_BIT.
     pub kvmclock_stable: bool,
+    /// PVCLOCK_TSC_STABLE_BIT in each vCPU's pvclock page, by vCPU index.
     pub pvclock_stable: Vec<bool>,
+    /// Each vCPU's `this_tsc_generation`, by vCPU index.
     pub this_tsc_generation: Option<Vec<u64>>,
+    /// `cur_tsc_generation`.
     pub cur_tsc_generation: Option<u64>,
     /// How many TSC writes the run made (vCPU creations included).
     pub writes: u32,
@@ -310,10 +424,15 @@ pub struct Summary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// `"event": "write"`: a TSC write or offset set.
     Write(WriteEvent),
+    /// `"event": "run"`: one KVM_RUN of one vCPU.
     Run(RunEvent),
+    /// `"event": "clock"`: KVM_SET_CLOCK.
     Clock(ClockEvent),
+    /// `"event": "khz"`: KVM_SET_TSC_KHZ on one vCPU.
     Khz(KhzEvent),
+    /// `"event": "summary"`: the state at the end, the last event of a run that got that far.
     Summary(Summary),
 }
 
@@ -402,6 +521,77 @@ impl WriteEvent {
     }
 }
 
+/// Where two backends first disagree about the same write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The 1-based write number.
+    pub write: u32,
+    /// What differs there, in a sentence.
+    pub what: String,
+}
+
+/// The first write at which two backends that observed it disagree: on
+/// `nr_vcpus_matched_tsc`, else on whether the write matched, else on whether
+/// it started a generation. A backend takes part in a write only if it
+/// observed the counter there (real KVM without tracefs does not).
+///
+/// `runs` gives each backend's writes in order (write k at index k − 1).
+pub fn first_divergence(runs: &[(BackendId, Vec<&WriteEvent>)]) -> Option<Divergence> {
+    let rows = runs.iter().map(|(_, w)| w.len()).max().unwrap_or(0);
+    for i in 0..rows {
+        let seen: Vec<(BackendId, &WriteEvent, u32)> = runs
+            .iter()
+            .filter_map(|(b, w)| {
+                let w = *w.get(i)?;
+                Some((*b, w, w.nr_matched?))
+            })
+            .collect();
+        let Some(&(b0, w0, n0)) = seen.first() else {
+            continue;
+        };
+        let write = w0.write;
+        if let Some(&(b, _, n)) = seen.iter().find(|s| s.2 != n0) {
+            return Some(Divergence {
+                write,
+                what: format!("nr_vcpus_matched_tsc: {n0} on {b0}, {n} on {b}"),
+            });
+        }
+        if let Some(&(b, w, _)) = seen.iter().find(|s| s.1.matched != w0.matched) {
+            return Some(Divergence {
+                write,
+                what: format!(
+                    "matched: {} on {b0}, {} on {b}",
+                    yes(w0.matched),
+                    yes(w.matched)
+                ),
+            });
+        }
+        let new0 = w0.new_generation;
+        if let Some(&(b, w, _)) = seen
+            .iter()
+            .find(|s| new0.is_some() && s.1.new_generation.is_some() && s.1.new_generation != new0)
+        {
+            return Some(Divergence {
+                write,
+                what: format!(
+                    "new generation: {} on {b0}, {} on {b}",
+                    yes(new0),
+                    yes(w.new_generation)
+                ),
+            });
+        }
+    }
+    None
+}
+
+fn yes(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    }
+}
+
 /// The TSC writes of a run, in order.
 pub fn writes(events: &[Event]) -> impl Iterator<Item = &WriteEvent> {
     events.iter().filter_map(|e| match e {
@@ -419,6 +609,7 @@ pub fn summary(events: &[Event]) -> Option<&Summary> {
 }
 
 impl Event {
+    /// The backend that made it.
     pub fn backend(&self) -> BackendId {
         match self {
             Event::Write(e) => e.backend,

@@ -212,7 +212,9 @@ fn replay_follows_the_measured_time() {
             start: HostTime { ns, tsc },
             stamps,
         };
-        scenarios::replay_model(&s, BackendId::Linux317, host, timing).unwrap()
+        scenarios::replay_model(&s, BackendId::Linux317, host, timing)
+            .into_result()
+            .unwrap()
     };
     // Replaying the virtual run's own times gives the same events.
     assert_eq!(

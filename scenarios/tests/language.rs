@@ -515,7 +515,7 @@ proptest! {
                 }
                 // Only what that kernel lacks may fail.
                 Err(e) => prop_assert!(
-                    e.message.contains("does not exist in") || e.message.contains("out of range"),
+                    e.to_string().contains("does not exist in") || e.to_string().contains("out of range"),
                     "{}: {}", id, e
                 ),
             }

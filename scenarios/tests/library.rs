@@ -64,7 +64,7 @@ fn every_expectation_holds_and_every_model_is_covered() {
                 ),
                 // Only a kernel without the ioctl may refuse, and it must say so.
                 Err(err) => assert!(
-                    err.message.contains("does not exist in"),
+                    err.to_string().contains("does not exist in"),
                     "{}: {id}: {err}",
                     e.name
                 ),
@@ -109,12 +109,13 @@ fn the_offset_attribute_is_refused_by_3x_kernels() {
     ] {
         let err = scenarios::run_model(&s, id).unwrap_err();
         assert!(
-            err.message
+            err.to_string()
                 .contains("KVM_VCPU_TSC_OFFSET does not exist in"),
             "{id}: {err}"
         );
         assert_eq!(
-            err.line, line,
+            err.line(),
+            Some(line),
             "{id}: the error points at the set-offset line: {err}"
         );
     }

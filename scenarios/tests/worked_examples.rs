@@ -198,7 +198,7 @@ fn host_clocksource_gates_the_master_clock() {
 fn vcpu_limits_per_kernel() {
     let s = parse("create 256\n").unwrap();
     let err = run_model(&s, BackendId::Linux314).unwrap_err();
-    assert!(err.message.contains("at most 255 vCPUs"), "{err}");
+    assert!(err.to_string().contains("at most 255 vCPUs"), "{err}");
     assert_eq!(
         summary(&run_model(&s, BackendId::Linux618).unwrap()).online,
         256

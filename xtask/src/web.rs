@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use scenarios::protocol::{HostReport, Recording, RecordingIndex};
+use scenarios::Event;
+
 use crate::{WASM_TARGET, apt_install, output, root, run};
 
 /// What `dist` writes where.
@@ -146,12 +149,14 @@ pub(crate) fn record() -> Result<(), String> {
     run("cargo", &["build", "--release", "--package", "lab-server"])?;
     let bin = root().join("target/release/lab-server");
     let bin = bin.to_str().ok_or("non-UTF-8 path")?;
-    let host = output(bin, &["host", "--json"])?;
-    if !host.contains("\"kvm_usable\":true") {
+    let host_json = output(bin, &["host", "--json"])?;
+    let host: HostReport = serde_json::from_str(&host_json)
+        .map_err(|e| format!("`lab-server host --json`: {e}"))?;
+    if !host.kvm_usable {
         return Err(format!(
             "this machine's KVM is not usable, so there is nothing to record \
              (the recordings in lab-web/recorded/ are left as they are): {}",
-            host.trim()
+            host.kvm_problem.as_deref().unwrap_or("no reason given")
         ));
     }
     let list = output(bin, &["list"])?;
@@ -170,46 +175,33 @@ pub(crate) fn record() -> Result<(), String> {
                 continue;
             }
         };
-        let events: Vec<&str> = events.lines().filter(|l| l.starts_with('{')).collect();
-        let text = output(bin, &["show", name])?;
-        let json = format!(
-            "{{\"text\": {},\n\"host\": {},\n\"events\": [\n{}\n]}}\n",
-            json_string(&text),
-            host.trim(),
-            events.join(",\n")
-        );
-        write(&dir.join(format!("{name}.json")), json.as_bytes())?;
-        println!("  {name}: {} events", events.len());
-        recorded.push(format!("\"{name}\""));
+        let events = events
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(serde_json::from_str::<Event>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("`lab-server run {name} --json`: {e}"))?;
+        let recording = Recording {
+            text: output(bin, &["show", name])?,
+            host: host.clone(),
+            events,
+        };
+        let json = serde_json::to_string_pretty(&recording).map_err(|e| e.to_string())?;
+        write(&dir.join(format!("{name}.json")), format!("{json}\n").as_bytes())?;
+        println!("  {name}: {} events", recording.events.len());
+        recorded.push(name.to_string());
     }
     if recorded.is_empty() {
         return Err("no scenario could be recorded; lab-web/recorded/ is left as it was".into());
     }
-    let index = format!("[{}]\n", recorded.join(", "));
-    write(&dir.join("index.json"), index.as_bytes())?;
+    let count = recorded.len();
+    let index: RecordingIndex = recorded;
+    let index = serde_json::to_string(&index).map_err(|e| e.to_string())?;
+    write(&dir.join("index.json"), format!("{index}\n").as_bytes())?;
     println!(
         "\nxtask record: {} runs in {}",
-        recorded.len(),
+        count,
         dir.display()
     );
     Ok(())
-}
-
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

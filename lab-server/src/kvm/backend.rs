@@ -19,62 +19,35 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use scenarios::ast::{DeltaAmount, OffsetValue, TscValue};
-use scenarios::exec::{Backend, StepCtx, StepError};
-use scenarios::models::{HostConfig, HostTime, Stamp, Timing, nsec_to_cycles};
+use scenarios::models::nsec_to_cycles;
+use scenarios::pvclock;
+use scenarios::{Backend, HostConfig, HostTime, Limits, Stamp, StepCtx, StepError, Timing};
 use scenarios::trace::{
     BackendId, ClockEvent, Count, HostReport, KhzEvent, Origin, RunEvent, Summary, WriteEvent,
 };
 
 use super::sys::{self, GuestMemory, MSR_IA32_TSC, MSR_KVM_SYSTEM_TIME_NEW};
 use super::tracefs::{self, Handle, Record};
+use super::error::KvmError;
 use super::watchdog::Watchdog;
 
-/// Bounds for scenarios run on real KVM (they may come from anyone).
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_vcpus: u32,
-    pub max_steps: u64,
-    pub max_wait: Duration,
-    /// A KVM_RUN that has not reached `hlt` by then is interrupted.
-    pub run_timeout: Duration,
-}
+/// Bounds for scenarios run on real KVM (they may come from anyone): 64
+/// vCPUs, 20,000 steps, 10 s of waiting in all.
+pub const LIMITS: Limits = Limits {
+    max_vcpus: 64,
+    max_steps: 20_000,
+    max_wait_ns: 10_000_000_000,
+};
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_vcpus: 64,
-            max_steps: 20_000,
-            max_wait: Duration::from_secs(10),
-            run_timeout: Duration::from_secs(1),
-        }
-    }
-}
+/// A KVM_RUN that has not reached `hlt` by then is interrupted.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(1);
 
-impl Limits {
-    /// Checks a scenario against the bounds before anything runs.
-    pub fn check(&self, scenario: &scenarios::Scenario) -> Result<(), String> {
-        let a = scenarios::check(scenario, None).map_err(|e| e.to_string())?;
-        if a.vcpus > self.max_vcpus {
-            return Err(format!(
-                "the kvm backend runs at most {} vCPUs; this scenario creates {}",
-                self.max_vcpus, a.vcpus
-            ));
-        }
-        if a.steps > self.max_steps {
-            return Err(format!(
-                "the kvm backend runs at most {} steps; this scenario has {}",
-                self.max_steps, a.steps
-            ));
-        }
-        if a.wait_ns > self.max_wait.as_nanos() as u64 {
-            return Err(format!(
-                "the kvm backend waits at most {} s in all; this scenario waits {:.1} s",
-                self.max_wait.as_secs(),
-                a.wait_ns as f64 / 1e9
-            ));
-        }
-        Ok(())
-    }
+/// Checks a scenario against `limits` before anything runs on real KVM.
+pub fn admit(limits: &Limits, scenario: &scenarios::Scenario) -> Result<(), String> {
+    let a = scenarios::check(scenario, None).map_err(|e| e.to_string())?;
+    limits
+        .admit(&a)
+        .map_err(|e| e.sentence("the kvm backend"))
 }
 
 // Guest-physical layout (1 MiB of RAM at 0).
@@ -83,7 +56,7 @@ const CODE: usize = 0x1000;
 const WRMSR_STUB: usize = 0x1100;
 const TSC_SLOTS: usize = 0x10000;
 const PVCLOCK: usize = 0x20000;
-const PVCLOCK_SLOT: usize = 32;
+const PVCLOCK_SLOT: usize = pvclock::SIZE;
 
 /// rdtsc; mov [bx],eax; mov [bx+4],edx; hlt; jmp back to rdtsc.
 const GUEST_CODE: [u8; 12] = [
@@ -103,9 +76,12 @@ pub(crate) struct Vm {
 
 impl Vm {
     /// KVM_CREATE_VM, 1 MiB of RAM at guest-physical 0, the guest code.
-    pub(crate) fn new(kvm: &Kvm) -> Result<Vm, String> {
-        let fd = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
-        let memory = GuestMemory::new(MEM_SIZE).map_err(|e| format!("guest memory: {e}"))?;
+    pub(crate) fn new(kvm: &Kvm) -> Result<Vm, KvmError> {
+        let fd = kvm
+            .create_vm()
+            .map_err(|e| KvmError::ioctl("KVM_CREATE_VM", e))?;
+        let memory =
+            GuestMemory::new(MEM_SIZE).map_err(|e| KvmError::io("guest memory", &e))?;
         memory.write(CODE, &GUEST_CODE);
         memory.write(WRMSR_STUB, &GUEST_WRMSR);
         let region = kvm_userspace_memory_region {
@@ -119,7 +95,7 @@ impl Vm {
         // only after the VM fd and every vCPU fd (field order), so the mapping
         // outlives every use the kernel makes of it.
         unsafe { fd.set_user_memory_region(region) }
-            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION: {e}"))?;
+            .map_err(|e| KvmError::ioctl("KVM_SET_USER_MEMORY_REGION", e))?;
         Ok(Vm {
             vcpus: Vec::new(),
             fd,
@@ -129,30 +105,26 @@ impl Vm {
 }
 
 /// Sets up a new vCPU: real mode at CODE, its TSC slot in bx, its pvclock area.
-pub(crate) fn prepare(vcpu: &VcpuFd, v: usize) -> Result<(), String> {
-    let mut sregs = vcpu
-        .get_sregs()
-        .map_err(|e| format!("KVM_GET_SREGS: {e}"))?;
+pub(crate) fn prepare(vcpu: &VcpuFd, v: usize) -> Result<(), StepError> {
+    let mut sregs = vcpu.get_sregs().map_err(|e| os("KVM_GET_SREGS", e))?;
     sregs.cs.base = 0;
     sregs.cs.selector = 0;
     sregs.ds.base = TSC_SLOTS as u64;
     sregs.ds.selector = (TSC_SLOTS >> 4) as u16;
     vcpu.set_sregs(&sregs)
-        .map_err(|e| format!("KVM_SET_SREGS: {e}"))?;
+        .map_err(|e| os("KVM_SET_SREGS", e))?;
     let regs = kvm_bindings::kvm_regs {
         rip: CODE as u64,
         rflags: 2,
         rbx: 16 * v as u64,
         ..Default::default()
     };
-    vcpu.set_regs(&regs)
-        .map_err(|e| format!("KVM_SET_REGS: {e}"))?;
+    vcpu.set_regs(&regs).map_err(|e| os("KVM_SET_REGS", e))?;
     write_msr(
         vcpu,
         MSR_KVM_SYSTEM_TIME_NEW,
         (PVCLOCK + PVCLOCK_SLOT * v) as u64 | 1,
     )
-    .map_err(|e| e.0)
 }
 
 /// What the backend infers of the kernel's matching state from the trace.
@@ -190,8 +162,9 @@ pub struct KvmBackend {
     overruns_at_start: u64,
 }
 
-fn step_err(what: &str, e: impl std::fmt::Display) -> StepError {
-    StepError(format!("{what}: {e}"))
+/// A failed ioctl, as a step error that keeps its errno.
+fn os(call: &'static str, e: kvm_ioctls::Error) -> StepError {
+    KvmError::ioctl(call, e).into()
 }
 
 fn now() -> HostTime {
@@ -203,15 +176,21 @@ fn now() -> HostTime {
 
 impl KvmBackend {
     /// Creates the VM and its memory, traced when tracefs allows.
-    pub fn new(host: HostReport, limits: Limits) -> Result<Self, String> {
+    pub fn new(host: HostReport, limits: Limits) -> Result<Self, KvmError> {
         Self::with_tracing(host, limits, true)
     }
 
     /// As [`KvmBackend::new`]; `trace: false` leaves tracepoints unread (for
     /// measuring what tracing costs).
-    pub fn with_tracing(host: HostReport, limits: Limits, trace: bool) -> Result<Self, String> {
+    pub fn with_tracing(
+        host: HostReport,
+        limits: Limits,
+        trace: bool,
+    ) -> Result<Self, KvmError> {
         let kvm = super::host::open_kvm()?;
-        let tsc_khz = host.tsc_khz.ok_or("KVM_GET_TSC_KHZ failed on this host")?;
+        let tsc_khz = host.tsc_khz.ok_or_else(|| {
+            KvmError::Unavailable("KVM_GET_TSC_KHZ failed on this host".into())
+        })?;
         let tid = sys::gettid();
         sys::install_kick_handler();
         // Trace first, so that even the VM's creation is seen.
@@ -221,7 +200,7 @@ impl KvmBackend {
             None
         };
         if let Some(t) = &trace {
-            t.drain().map_err(|e| format!("trace_pipe: {e}"))?;
+            t.drain().map_err(|e| KvmError::io("trace_pipe", &e))?;
         }
         let start = now();
         let vm = Vm::new(&kvm)?;
@@ -306,7 +285,7 @@ impl KvmBackend {
         if sys::gettid() == self.tid {
             Ok(())
         } else {
-            Err(StepError("a KVM backend must be driven from the thread that created it (its trace filter follows that thread)".into()))
+            Err(StepError::refused("a KVM backend must be driven from the thread that created it (its trace filter follows that thread)"))
         }
     }
 
@@ -314,7 +293,7 @@ impl KvmBackend {
         if (v as usize) < self.vm.vcpus.len() {
             Ok(v as usize)
         } else {
-            Err(StepError(format!(
+            Err(StepError::Refused(format!(
                 "vCPU {v} does not exist (the VM has {} vCPUs)",
                 self.vm.vcpus.len()
             )))
@@ -323,7 +302,9 @@ impl KvmBackend {
 
     fn drain(&self) -> Result<Vec<Record>, StepError> {
         match &self.trace {
-            Some(t) => t.drain().map_err(|e| step_err("trace_pipe", e)),
+            Some(t) => t
+                .drain()
+                .map_err(|e| StepError::from(KvmError::io("trace_pipe", &e))),
             None => Ok(Vec::new()),
         }
     }
@@ -333,7 +314,7 @@ impl KvmBackend {
             .vm
             .fd
             .get_clock()
-            .map_err(|e| step_err("KVM_GET_CLOCK", e))?;
+            .map_err(|e| os("KVM_GET_CLOCK", e))?;
         Ok(c.flags & KVM_CLOCK_TSC_STABLE != 0)
     }
 
@@ -368,7 +349,7 @@ impl KvmBackend {
         } else {
             base.checked_add(cycles)
         };
-        r.ok_or_else(|| StepError(format!("{value} is out of range: the guest TSC is {base}")))
+        r.ok_or_else(|| StepError::Refused(format!("{value} is out of range: the guest TSC is {base}")))
     }
 
     /// Turns the trace of one write into the shared event.
@@ -438,7 +419,7 @@ impl KvmBackend {
         }
         let (Some(next), Some((_, nr, _))) = (next, track) else {
             if self.traced() {
-                return Err(StepError(format!(
+                return Err(StepError::Unexpected(format!(
                     "the kernel traced no kvm_track_tsc/kvm_write_tsc_offset for vCPU {v} (trace buffer overrun?)"
                 )));
             }
@@ -478,23 +459,23 @@ impl KvmBackend {
 
     /// KVM_RUN until the guest's `hlt`, under the watchdog.
     fn run_to_hlt(&mut self, v: usize) -> Result<(), StepError> {
-        let guard = Watchdog::global().arm(self.thread, Instant::now() + self.limits.run_timeout);
+        let guard = Watchdog::global().arm(self.thread, Instant::now() + RUN_TIMEOUT);
         let result = loop {
             match self.vm.vcpus[v].run() {
                 Ok(VcpuExit::Hlt) => break Ok(()),
                 Ok(other) => {
-                    break Err(StepError(format!(
+                    break Err(StepError::Unexpected(format!(
                         "vCPU {v} stopped with an unexpected exit: {other:?}"
                     )));
                 }
                 Err(e) if e.errno() == libc::EINTR && guard.fired() => {
-                    break Err(StepError(format!(
+                    break Err(StepError::Unexpected(format!(
                         "vCPU {v} did not reach its hlt within {} ms: interrupted",
-                        self.limits.run_timeout.as_millis()
+                        RUN_TIMEOUT.as_millis()
                     )));
                 }
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
-                Err(e) => break Err(step_err("KVM_RUN", e)),
+                Err(e) => break Err(os("KVM_RUN", e)),
             }
         };
         drop(guard);
@@ -503,8 +484,9 @@ impl KvmBackend {
 
     fn pvclock(&self, v: usize) -> (u32, u8) {
         let slot = PVCLOCK + PVCLOCK_SLOT * v;
-        let version = u32::from_le_bytes(self.vm.memory.read::<4>(slot));
-        let flags = self.vm.memory.read::<1>(slot + 29)[0];
+        let version =
+            u32::from_le_bytes(self.vm.memory.read::<4>(slot + pvclock::VERSION_OFFSET));
+        let flags = self.vm.memory.read::<1>(slot + pvclock::FLAGS_OFFSET)[0];
         (version, flags)
     }
 
@@ -523,11 +505,11 @@ fn write_msr(vcpu: &VcpuFd, index: u32, data: u64) -> Result<(), StepError> {
         data,
         ..Default::default()
     }])
-    .map_err(|e| StepError(format!("{e:?}")))?;
+    .map_err(|e| StepError::Unexpected(format!("{e:?}")))?;
     match vcpu.set_msrs(&msrs) {
         Ok(1) => Ok(()),
-        Ok(_) => Err(StepError(format!("KVM_SET_MSRS refused MSR {index:#x}"))),
-        Err(e) => Err(step_err("KVM_SET_MSRS", e)),
+        Ok(_) => Err(StepError::Refused(format!("KVM_SET_MSRS refused MSR {index:#x}"))),
+        Err(e) => Err(os("KVM_SET_MSRS", e)),
     }
 }
 
@@ -536,9 +518,9 @@ fn read_msr(vcpu: &VcpuFd, index: u32) -> Result<u64, StepError> {
         index,
         ..Default::default()
     }])
-    .map_err(|e| StepError(format!("{e:?}")))?;
+    .map_err(|e| StepError::Unexpected(format!("{e:?}")))?;
     vcpu.get_msrs(&mut msrs)
-        .map_err(|e| step_err("KVM_GET_MSRS", e))?;
+        .map_err(|e| os("KVM_GET_MSRS", e))?;
     Ok(msrs.as_slice()[0].data)
 }
 
@@ -551,7 +533,7 @@ impl Backend for KvmBackend {
         self.same_thread()?;
         let v = self.vm.vcpus.len();
         if v as u32 >= self.limits.max_vcpus {
-            return Err(StepError(format!(
+            return Err(StepError::Refused(format!(
                 "the kvm backend runs at most {} vCPUs",
                 self.limits.max_vcpus
             )));
@@ -561,9 +543,9 @@ impl Backend for KvmBackend {
             .vm
             .fd
             .create_vcpu(v as u64)
-            .map_err(|e| step_err("KVM_CREATE_VCPU", e))?;
+            .map_err(|e| os("KVM_CREATE_VCPU", e))?;
         let records = self.drain()?;
-        prepare(&vcpu, v).map_err(StepError)?;
+        prepare(&vcpu, v)?;
         self.vm.vcpus.push(vcpu);
         self.view.offsets.push(None);
         self.view.khz.push(self.tsc_khz);
@@ -586,7 +568,7 @@ impl Backend for KvmBackend {
             // The guest executes WRMSR itself: rip at the stub, ecx = MSR, edx:eax = value.
             let mut regs = self.vm.vcpus[v]
                 .get_regs()
-                .map_err(|e| step_err("KVM_GET_REGS", e))?;
+                .map_err(|e| os("KVM_GET_REGS", e))?;
             let saved = regs;
             regs.rip = WRMSR_STUB as u64;
             regs.rcx = u64::from(MSR_IA32_TSC);
@@ -594,12 +576,12 @@ impl Backend for KvmBackend {
             regs.rdx = data >> 32;
             self.vm.vcpus[v]
                 .set_regs(&regs)
-                .map_err(|e| step_err("KVM_SET_REGS", e))?;
+                .map_err(|e| os("KVM_SET_REGS", e))?;
             let t = self.stamp(ctx, Some(data));
             self.run_to_hlt(v)?;
             self.vm.vcpus[v]
                 .set_regs(&saved)
-                .map_err(|e| step_err("KVM_SET_REGS", e))?;
+                .map_err(|e| os("KVM_SET_REGS", e))?;
             let records = self.drain()?;
             return self.observe_write(ctx, v, data, origin, t, &records);
         }
@@ -624,19 +606,19 @@ impl Backend for KvmBackend {
                 let base = match self.view.offsets[k] {
                     Some(o) => o,
                     None => sys::get_tsc_offset(&self.vm.vcpus[k])
-                        .map_err(|e| step_err("KVM_GET_DEVICE_ATTR", e))?,
+                        .map_err(|e| KvmError::io("KVM_GET_DEVICE_ATTR", &e))?,
                 };
                 base.wrapping_add(delta as u64)
             }
         };
         if !sys::has_tsc_offset_attr(&self.vm.vcpus[v]) {
-            return Err(StepError(
+            return Err(StepError::Refused(
                 "this kernel has no KVM_VCPU_TSC_OFFSET attribute (Linux ≥ 5.16)".into(),
             ));
         }
         let t = self.stamp(ctx, None);
         sys::set_tsc_offset(&self.vm.vcpus[v], off)
-            .map_err(|e| step_err("KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", e))?;
+            .map_err(|e| KvmError::io("KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", &e))?;
         let records = self.drain()?;
         let value = t.tsc.wrapping_add(off);
         self.observe_write(ctx, v, value, Origin::Offset, t, &records)
@@ -652,14 +634,13 @@ impl Backend for KvmBackend {
         let set = self.vm.vcpus[v].set_tsc_khz(wanted);
         let now = self.vm.vcpus[v]
             .get_tsc_khz()
-            .map_err(|e| step_err("KVM_GET_TSC_KHZ", e))?;
+            .map_err(|e| os("KVM_GET_TSC_KHZ", e))?;
         self.view.khz[v] = now;
         if now != wanted {
-            return Err(step_err(
-                "KVM_SET_TSC_KHZ",
-                set.err()
-                    .map_or("the rate did not change".to_string(), |e| e.to_string()),
-            ));
+            return Err(match set {
+                Err(e) => os("KVM_SET_TSC_KHZ", e),
+                Ok(()) => StepError::Unexpected("KVM_SET_TSC_KHZ: the rate did not change".into()),
+            });
         }
         Ok(KhzEvent {
             backend: BackendId::Kvm,
@@ -678,7 +659,7 @@ impl Backend for KvmBackend {
             .vm
             .fd
             .get_clock()
-            .map_err(|e| step_err("KVM_GET_CLOCK", e))?;
+            .map_err(|e| os("KVM_GET_CLOCK", e))?;
         let set = kvm_clock_data {
             clock: c.clock,
             ..Default::default()
@@ -686,7 +667,7 @@ impl Backend for KvmBackend {
         self.vm
             .fd
             .set_clock(&set)
-            .map_err(|e| step_err("KVM_SET_CLOCK", e))?;
+            .map_err(|e| os("KVM_SET_CLOCK", e))?;
         let records = self.drain()?;
         let vcpus_matched = records.iter().rev().find_map(|r| match r {
             Record::UpdateMasterClock { vcpus_matched, .. } => Some(*vcpus_matched),
@@ -704,10 +685,10 @@ impl Backend for KvmBackend {
 
     fn wait(&mut self, ctx: &StepCtx, d: scenarios::ast::Duration) -> Result<(), StepError> {
         let d = Duration::from_nanos(d.ns);
-        if self.waited + d > self.limits.max_wait {
-            return Err(StepError(format!(
+        if (self.waited + d).as_nanos() > u128::from(self.limits.max_wait_ns) {
+            return Err(StepError::Refused(format!(
                 "the kvm backend waits at most {} s in all",
-                self.limits.max_wait.as_secs()
+                self.limits.max_wait_ns / 1_000_000_000
             )));
         }
         self.stamp(ctx, None);
@@ -746,14 +727,14 @@ impl Backend for KvmBackend {
             masterclock_updated,
             clock_updated,
             master_clock: self.master_clock()?,
-            pvclock_stable: flags & 1 != 0,
+            pvclock_stable: pvclock::tsc_stable(flags),
             implicit,
         })
     }
 
     fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary {
         let n = self.vm.vcpus.len();
-        let pvclock_stable: Vec<bool> = (0..n).map(|v| self.pvclock(v).1 & 1 != 0).collect();
+        let pvclock_stable: Vec<bool> = (0..n).map(|v| pvclock::tsc_stable(self.pvclock(v).1)).collect();
         let nr = self.view.nr.filter(|_| self.traced());
         let online = n as u32;
         let mut host = self.host.clone();

@@ -8,20 +8,19 @@ use kvm_bindings::kvm_msr_entry;
 use kvm_ioctls::Kvm;
 use scenarios::trace::HostReport;
 
+use super::error::KvmError;
 use super::sys::{KVM_CAP_VCPU_ATTRIBUTES, MSR_IA32_TSC};
 use super::tracefs::Tracer;
 
 /// Opens /dev/kvm (or `LAB_KVM_DEVICE`, for tests), or says plainly why not
 /// and how to fix it.
-pub fn open_kvm() -> Result<Kvm, String> {
+pub fn open_kvm() -> Result<Kvm, KvmError> {
     let path = std::env::var("LAB_KVM_DEVICE").unwrap_or_else(|_| "/dev/kvm".into());
-    let c_path =
-        std::ffi::CString::new(path).map_err(|_| "LAB_KVM_DEVICE holds a NUL byte".to_string())?;
-    let shown = c_path.to_string_lossy().into_owned();
-    Kvm::new_with_path(&c_path).map_err(|e| match e.errno() {
-        libc::ENOENT => format!("{shown} does not exist: this machine has no KVM (load kvm_intel or kvm_amd, or enable nested virtualisation)"),
-        libc::EACCES | libc::EPERM => format!("permission denied on {shown}: add your user to the `kvm` group (`sudo usermod -aG kvm $USER`, then log in again) or grant access with `sudo setfacl -m u:$USER:rw {shown}`"),
-        _ => format!("cannot open {shown}: {e}"),
+    let c_path = std::ffi::CString::new(path)
+        .map_err(|_| KvmError::Unavailable("LAB_KVM_DEVICE holds a NUL byte".into()))?;
+    Kvm::new_with_path(&c_path).map_err(|e| KvmError::Open {
+        path: c_path.to_string_lossy().into_owned(),
+        errno: e.errno(),
     })
 }
 
@@ -92,7 +91,7 @@ fn measure() -> HostReport {
         Err(e) => r.tracing_problem = Some(e.0),
     }
     match open_kvm() {
-        Err(problem) => r.kvm_problem = Some(problem),
+        Err(problem) => r.kvm_problem = Some(problem.to_string()),
         Ok(kvm) => {
             r.kvm_usable = true;
             r.max_vcpus = u32::try_from(kvm.get_max_vcpus()).ok();

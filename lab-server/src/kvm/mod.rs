@@ -4,12 +4,14 @@
 //! confined to [`sys`] and to the memory-region call in [`backend`].
 
 pub mod backend;
+mod error;
 pub mod host;
 mod sys;
 pub mod tracefs;
 mod watchdog;
 
-pub use backend::{KvmBackend, Limits};
+pub use backend::{KvmBackend, LIMITS, RUN_TIMEOUT, admit};
+pub use error::KvmError;
 
 /// Counts this process's KVM file descriptors: (VMs, vCPUs).
 pub fn kvm_fds() -> (usize, usize) {

@@ -26,7 +26,7 @@ const PREFIX: &str = "kvmlab_";
 /// The events read. `kvm_pvclock_update` is left out on purpose: its long
 /// lines cost more to format than the page's own version counter, which the
 /// backend reads from guest memory instead, tells.
-const EVENTS: [&str; 3] = [
+pub const EVENTS: [&str; 3] = [
     "kvm_track_tsc",
     "kvm_write_tsc_offset",
     "kvm_update_master_clock",
@@ -56,8 +56,6 @@ pub(crate) enum Record {
         hostclock: String,
         vcpus_matched: bool,
     },
-    /// `kvm_pvclock_update`: a vCPU's pvclock page was rewritten.
-    PvclockUpdate { vcpu: u32, flags: u8 },
 }
 
 /// Parses one `trace_pipe` line into (thread id, record); `None` for lines of
@@ -98,14 +96,6 @@ pub(crate) fn parse_line(line: &str) -> Option<(i32, Record)> {
             hostclock: field("hostclock")?.to_string(),
             vcpus_matched: field("offsetmatched")? != "0",
         },
-        "kvm_pvclock_update" => {
-            let vcpu = field("vcpu_id")?.trim_end_matches(',').parse().ok()?;
-            let flags = field("flags")?.trim_start_matches("0x");
-            Record::PvclockUpdate {
-                vcpu,
-                flags: u8::from_str_radix(flags, 16).ok()?,
-            }
-        }
         _ => return None,
     };
     Some((tid, rec))
@@ -471,11 +461,6 @@ mod tests {
                     vcpus_matched: true
                 }
             ))
-        );
-        let l = "x-9 [000] ..... 1.0: kvm_pvclock_update: vcpu_id 2, pvclock { version 4, tsc_timestamp 0x1, system_time 0x2, tsc_to_system_mul 0x3, tsc_shift -1, flags 0x1 }";
-        assert_eq!(
-            parse_line(l),
-            Some((9, Record::PvclockUpdate { vcpu: 2, flags: 1 }))
         );
         assert_eq!(parse_line("garbage"), None);
         assert_eq!(parse_line("a-1 [0] .: kvm_exit: reason HLT"), None);

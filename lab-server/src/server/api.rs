@@ -14,9 +14,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
-use scenarios::BackendId;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::body::Bytes;
+use scenarios::protocol::{
+    self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, RunRequest,
+    ServerProbe, Stats,
+};
+use scenarios::{BackendId, Errors, Limits};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 
@@ -25,37 +28,80 @@ use super::runs::{Message, Rejected};
 
 type St = State<Arc<AppState>>;
 
-/// The most steps a run of any backend may take on the server.
-const SERVER_MAX_STEPS: u64 = 50_000;
+/// Bounds of a run of any backend on the server: the language's, with at
+/// most 50,000 steps (real KVM has its own, `Config::limits`).
+pub(crate) const SERVER_LIMITS: Limits = Limits::LANGUAGE.with_max_steps(50_000);
 
-/// An error response: a status and a sentence (or the scenario's errors).
+/// Why the API refused a request. Every refusal is answered with one JSON
+/// shape, [`protocol::ApiError`], whatever its status.
 #[derive(Debug)]
-pub(super) struct ApiError {
-    status: StatusCode,
-    body: Value,
-    retry_after: Option<Duration>,
-    www_authenticate: bool,
+pub(super) enum ApiError {
+    /// 400: the request is malformed, in a sentence.
+    BadRequest(String),
+    /// 400: the scenario does not parse or check.
+    BadScenario(Errors),
+    /// 401: no valid token (with `WWW-Authenticate: Bearer`).
+    Unauthorized,
+    /// 403: not from here, or not allowed.
+    Forbidden(String),
+    /// 404: no such thing.
+    NotFound(String),
+    /// 413: the body is larger than the server takes.
+    TooLarge(usize),
+    /// 429: too many runs; come back after this long (`Retry-After`).
+    TooMany(String, Duration),
+    /// 503: the server cannot do it now (model-only, shutting down).
+    Unavailable(String),
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: json!({ "error": message.into() }),
-            retry_after: None,
-            www_authenticate: false,
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BadScenario(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn body(self) -> protocol::ApiError {
+        match self {
+            ApiError::BadScenario(errors) => protocol::ApiError {
+                error: "the scenario has errors".into(),
+                errors,
+            },
+            ApiError::Unauthorized => {
+                protocol::ApiError::new("a valid token is needed (Authorization: Bearer …, or ?token=)")
+            }
+            ApiError::TooLarge(limit) => protocol::ApiError::new(format!(
+                "the request body is larger than this server takes ({limit} bytes)"
+            )),
+            ApiError::BadRequest(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::TooMany(m, _)
+            | ApiError::Unavailable(m) => protocol::ApiError::new(m),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, Json(self.body)).into_response();
-        if self.www_authenticate {
+        let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooMany(_, d) => Some(*d),
+            _ => None,
+        };
+        let www_authenticate = matches!(self, ApiError::Unauthorized);
+        let mut r = (status, Json(self.body())).into_response();
+        if www_authenticate {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Some(d) = self.retry_after {
+        if let Some(d) = retry_after {
             let secs = d.as_secs().max(1).to_string();
             r.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -64,6 +110,36 @@ impl IntoResponse for ApiError {
         }
         r
     }
+}
+
+/// Refusals made below the handlers (the body limit's 413, axum's own
+/// rejections) come as plain text: they are given the API's one JSON shape.
+async fn json_refusals(State(st): St, r: Response) -> Response {
+    let plain = r.status().is_client_error() || r.status().is_server_error();
+    let json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !plain || json {
+        return r;
+    }
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::TooLarge(st.config.body_limit).into_response();
+    }
+    let status = r.status();
+    let text = axum::body::to_bytes(r.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request was refused")
+            .to_string()
+    } else {
+        text
+    };
+    (status, Json(protocol::ApiError::new(message))).into_response()
 }
 
 /// The client's address (127.0.0.1 when served without a socket, in tests).
@@ -155,20 +231,29 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs/{id}/events", get(run_events))
         .route("/api/presenter/events", get(presenter_events))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
-        .layer(RequestBodyLimitLayer::new(state.config.body_limit));
+        .layer(RequestBodyLimitLayer::new(state.config.body_limit))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            json_refusals,
+        ));
     // The page asks `server.json` before it calls the API: the built site
     // ships one saying `false`, so on a plain static host the page learns it
     // is alone without a failed request in the browser's console.
     let probe = Router::new().route(
         "/server.json",
-        get(|| async { Json(json!({ "server": true, "api": "api/" })) }),
+        get(|| async {
+            Json(ServerProbe {
+                server: true,
+                api: Some("api/".into()),
+            })
+        }),
     );
     let site = match &state.config.static_dir {
         Some(dir) if dir.join("index.html").exists() => probe.fallback_service(ServeDir::new(dir)),
         _ => probe
             .route("/", get(plain_page))
             .route("/book/", get(plain_page))
-            .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page") }),
+            .fallback(|| async { ApiError::NotFound("no such page".into()) }),
     };
     api.merge(site).with_state(state)
 }
@@ -194,13 +279,7 @@ async fn guard(
         let query_ok =
             query.is_some_and(|q| q == token || percent_decode(q).as_deref() == Some(token));
         if bearer != Some(token) && !query_ok {
-            return Err(ApiError {
-                www_authenticate: true,
-                ..ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "a valid token is needed (Authorization: Bearer …, or ?token=)",
-                )
-            });
+            return Err(ApiError::Unauthorized);
         }
     } else if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
         // Without a token only loopback names may reach the API: a page whose
@@ -210,12 +289,9 @@ async fn guard(
             _ => host,
         };
         if !matches!(name, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "`{name}` is not a loopback name; serve with --token to be reached by name"
-                ),
-            ));
+            return Err(ApiError::Forbidden(format!(
+                "`{name}` is not a loopback name; serve with --token to be reached by name"
+            )));
         }
     }
     // A page of another site may not drive a student's local server.
@@ -229,10 +305,9 @@ async fn guard(
             .or_else(|| origin.strip_prefix("https://"))
             == Some(own);
         if !same && !st.config.origins.iter().any(|o| o == origin) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("requests from {origin} are not allowed"),
-            ));
+            return Err(ApiError::Forbidden(format!(
+                "requests from {origin} are not allowed"
+            )));
         }
     }
     Ok(next.run(req).await)
@@ -257,20 +332,29 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn host(State(st): St) -> Json<Value> {
-    let mut v = serde_json::to_value(&st.host).expect("the report serialises");
+async fn host(State(st): St) -> Json<HostAnswer> {
     let model_only = !st.host.kvm_usable;
-    v["mode"] = json!(if model_only { "model-only" } else { "kvm" });
-    if model_only {
-        v["notice"] = json!(format!(
-            "Model-only mode: real KVM is not available here ({}). Every kernel model runs; the `kvm` backend does not.",
-            st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
-        ));
-    }
-    Json(v)
+    let mode = HostMode {
+        mode: if model_only {
+            HostMode::MODEL_ONLY
+        } else {
+            HostMode::KVM
+        }
+        .into(),
+        notice: model_only.then(|| {
+            format!(
+                "Model-only mode: real KVM is not available here ({}). Every kernel model runs; the `kvm` backend does not.",
+                st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
+            )
+        }),
+    };
+    Json(HostAnswer {
+        report: st.host.clone(),
+        mode,
+    })
 }
 
-async fn stats(State(st): St) -> Json<Value> {
+async fn stats(State(st): St) -> Json<Stats> {
     let rss_kb = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -282,86 +366,66 @@ async fn stats(State(st): St) -> Json<Value> {
         .and_then(|v| v.parse::<u64>().ok());
     let (vms, vcpus) = crate::kvm::kvm_fds();
     use std::sync::atomic::Ordering::SeqCst;
-    Json(json!({
-        "queued": st.runs.queued.load(SeqCst),
-        "running": st.runs.running.load(SeqCst),
-        "rss_kb": rss_kb,
-        "fds": crate::kvm::open_fds(),
-        "vms": vms,
-        "vcpus": vcpus,
-    }))
-}
-
-fn entry_json(e: &scenarios::library::Entry) -> Value {
-    let s = e.scenario().ok();
-    json!({
-        "name": e.name,
-        "title": s.as_ref().and_then(|s| s.title().map(str::to_string)),
-        "story": s.as_ref().map(|s| s.story()),
-        "source": s.as_ref().map(|s| s.sources().into_iter().map(str::to_string).collect::<Vec<_>>()),
-        "text": e.text,
+    Json(Stats {
+        queued: st.runs.queued.load(SeqCst) as u64,
+        running: st.runs.running.load(SeqCst) as u64,
+        rss_kb,
+        fds: crate::kvm::open_fds() as u64,
+        vms: vms as u64,
+        vcpus: vcpus as u64,
     })
 }
 
-async fn scenarios_list() -> Json<Value> {
-    Json(Value::Array(
-        scenarios::library::LIBRARY.iter().map(entry_json).collect(),
-    ))
+fn entry(e: &scenarios::library::Entry) -> LibraryEntry {
+    let s = e.scenario().ok();
+    LibraryEntry {
+        name: e.name.to_string(),
+        title: s.as_ref().and_then(|s| s.title().map(str::to_string)),
+        story: s.as_ref().map(|s| s.story()),
+        source: s
+            .as_ref()
+            .map(|s| s.sources().into_iter().map(str::to_string).collect()),
+        text: e.text.to_string(),
+    }
 }
 
-async fn scenario_one(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn scenarios_list() -> Json<Vec<LibraryEntry>> {
+    Json(scenarios::library::LIBRARY.iter().map(entry).collect())
+}
+
+async fn scenario_one(Path(name): Path<String>) -> Result<Json<LibraryEntry>, ApiError> {
     scenarios::library::get(&name)
-        .map(|e| Json(entry_json(e)))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no library scenario `{name}`"),
-            )
-        })
-}
-
-#[derive(Deserialize)]
-struct ParseRequest {
-    scenario: String,
+        .map(|e| Json(entry(e)))
+        .ok_or_else(|| ApiError::NotFound(format!("no library scenario `{name}`")))
 }
 
 fn parse_scenario(text: &str) -> Result<(scenarios::Scenario, scenarios::Analysis), ApiError> {
-    let bad = |errors: scenarios::Errors| ApiError {
-        body: json!({ "error": "the scenario has errors", "errors": errors }),
-        ..ApiError::new(StatusCode::BAD_REQUEST, "")
-    };
-    let s = scenarios::parse(text).map_err(bad)?;
-    let a = scenarios::check(&s, None).map_err(bad)?;
+    let s = scenarios::parse(text).map_err(ApiError::BadScenario)?;
+    let a = scenarios::check(&s, None).map_err(ApiError::BadScenario)?;
     Ok((s, a))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ApiError> {
-    serde_json::from_str(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+/// A JSON body of type `T`, or a sentence on why not (not UTF-8, not that JSON).
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not UTF-8 (byte {} is not)",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("bad JSON body: {e}")))
 }
 
-async fn parse(body: String) -> Result<Json<Value>, ApiError> {
+async fn parse(body: Bytes) -> Result<Json<ParseAnswer>, ApiError> {
     let req: ParseRequest = json_body(&body)?;
-    let (s, a) = parse_scenario(&req.scenario)?;
-    Ok(Json(json!({
-        "scenario": s,
-        "analysis": {"vcpus": a.vcpus, "writes": a.writes, "steps": a.steps, "wait_ns": a.wait_ns},
-    })))
-}
-
-#[derive(Deserialize)]
-struct RunRequest {
-    scenario: String,
-    #[serde(default)]
-    backends: Option<Vec<String>>,
-    #[serde(default)]
-    presenter: bool,
+    let (scenario, analysis) = parse_scenario(&req.scenario)?;
+    Ok(Json(ParseAnswer { scenario, analysis }))
 }
 
 async fn create_run(
     State(st): St,
     ClientIp(ip): ClientIp,
-    body: String,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: RunRequest = json_body(&body)?;
     let (scenario, analysis) = parse_scenario(&req.scenario)?;
@@ -375,70 +439,51 @@ async fn create_run(
         }
         Some(names) => names
             .iter()
-            .map(|n| {
-                n.parse::<BackendId>()
-                    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
-            })
+            .map(|n| n.parse::<BackendId>().map_err(ApiError::BadRequest))
             .collect::<Result<_, _>>()?,
     };
     if backends.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "name at least one backend",
-        ));
+        return Err(ApiError::BadRequest("name at least one backend".into()));
     }
-    if analysis.steps > SERVER_MAX_STEPS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "this server runs at most {SERVER_MAX_STEPS} steps; the scenario has {}",
-                analysis.steps
-            ),
-        ));
-    }
+    SERVER_LIMITS
+        .admit(&analysis)
+        .map_err(|e| ApiError::BadRequest(e.sentence("this server")))?;
     if backends.contains(&BackendId::Kvm) {
         if !st.host.kvm_usable {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "model-only mode: real KVM is not available here ({})",
-                    st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
-                ),
-            ));
+            return Err(ApiError::Unavailable(format!(
+                "model-only mode: real KVM is not available here ({})",
+                st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
+            )));
         }
-        st.config
-            .limits
-            .check(&scenario)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+        crate::kvm::admit(&st.config.limits, &scenario).map_err(ApiError::BadRequest)?;
     }
     if let Err(wait) = st.rate.take(ip) {
-        return Err(ApiError {
-            retry_after: Some(wait),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many runs from {ip}; try again shortly"),
-            )
-        });
+        return Err(ApiError::TooMany(
+            format!("too many runs from {ip}; try again shortly"),
+            wait,
+        ));
     }
     match st
         .runs
         .submit(req.scenario, scenario, backends, req.presenter)
     {
-        Ok(run) => Ok((StatusCode::CREATED, Json(json!({ "id": run.id }))).into_response()),
+        Ok(run) => Ok((
+            StatusCode::CREATED,
+            Json(Created {
+                id: run.id.clone(),
+            }),
+        )
+            .into_response()),
         Err(Rejected::Busy(wait)) => {
             st.rate.refund(ip);
-            Err(ApiError {
-                retry_after: Some(wait),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "the lab is busy: every runner and queue slot is taken",
-                )
-            })
+            Err(ApiError::TooMany(
+                "the lab is busy: every runner and queue slot is taken".into(),
+                wait,
+            ))
         }
-        Err(Rejected::ShuttingDown) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down",
-        )),
+        Err(Rejected::ShuttingDown) => {
+            Err(ApiError::Unavailable("the server is shutting down".into()))
+        }
     }
 }
 
@@ -446,7 +491,7 @@ async fn run_record(State(st): St, Path(id): Path<String>) -> Result<Response, A
     let run = st
         .runs
         .get(&id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no run `{id}`")))?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         run.record_json(),
@@ -459,11 +504,17 @@ async fn stopping(mut rx: tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|&stop| stop).await;
 }
 
+/// A stream message as its SSE event (names from [`protocol::StreamEvent`]).
 fn sse(m: &Message) -> SseEvent {
+    use protocol::StreamEvent;
     match m {
         Message::Event(s) => SseEvent::default().data(s.as_ref()),
-        Message::Error(s) => SseEvent::default().event("error").data(s.as_ref()),
-        Message::Done => SseEvent::default().event("done").data("{}"),
+        Message::Error(s) => SseEvent::default()
+            .event(StreamEvent::ERROR)
+            .data(s.as_ref()),
+        Message::Done => SseEvent::default()
+            .event(StreamEvent::DONE)
+            .data(StreamEvent::DONE_DATA),
     }
 }
 
@@ -474,7 +525,7 @@ async fn run_events(
     let run = st
         .runs
         .get(&id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no run `{id}`")))?;
     // The viewer goes when the client does; a run nobody watches any more is
     // cancelled at its next step.
     let viewer = run.subscribe();

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 
-use crate::kvm::Limits;
+use scenarios::Limits;
 
 /// Server settings.
 #[derive(Clone, Debug)]
@@ -42,6 +42,7 @@ pub struct Config {
     pub runs_per_minute: u32,
     pub run_deadline: Duration,
     pub body_limit: usize,
+    /// Bounds of a run on real KVM (the models' are `api::SERVER_LIMITS`).
     pub limits: Limits,
     /// Extra Origins allowed besides the server's own.
     pub origins: Vec<String>,
@@ -58,7 +59,7 @@ impl Default for Config {
             runs_per_minute: 120,
             run_deadline: Duration::from_secs(30),
             body_limit: 64 * 1024,
-            limits: Limits::default(),
+            limits: crate::kvm::LIMITS,
             origins: Vec::new(),
         }
     }

@@ -14,13 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use scenarios::ast::{Duration as ScnDuration, OffsetValue, TscValue};
-use scenarios::exec::{Backend, StepCtx, StepError};
+use scenarios::protocol::{RunInfo, StreamError};
 use scenarios::trace::{ClockEvent, KhzEvent, Origin, RunEvent, Summary, WriteEvent};
-use scenarios::{BackendId, Event, Scenario};
-use serde::Serialize;
+use scenarios::{Backend, BackendId, Event, Limits, Scenario, StepCtx, StepError};
 use tokio::sync::broadcast;
 
-use crate::kvm::{KvmBackend, Limits};
+use crate::kvm::KvmBackend;
 
 /// Recorded runs are forgotten, oldest finished first, past this many bytes.
 const KEEP_BYTES: usize = 64 << 20;
@@ -43,13 +42,29 @@ fn random_hex() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// One message of a run's stream: an event's JSON, or the end.
+/// One message of a run's stream, kept as the JSON text it is sent as
+/// (serialised once, when it happens): a [`scenarios::protocol::StreamEvent`]
+/// already written.
 #[derive(Clone, Debug)]
 pub enum Message {
+    /// An [`Event`].
     Event(Arc<str>),
-    /// A backend could not finish: `{"event":"error","backend":…,"message":…}`.
+    /// A [`StreamError`]: a backend could not finish.
     Error(Arc<str>),
+    /// The end of the run.
     Done,
+}
+
+impl Message {
+    /// An error message of `backend` (or of the whole run).
+    fn error(backend: Option<BackendId>, message: impl Into<String>) -> Message {
+        let e = StreamError::new(backend, message);
+        Message::Error(
+            serde_json::to_string(&e)
+                .expect("errors serialise")
+                .into(),
+        )
+    }
 }
 
 /// A run: what was asked, what happened so far, who is watching.
@@ -161,28 +176,17 @@ impl Run {
     }
 }
 
-/// The whole recorded run, for replay and export.
-#[derive(Debug, Serialize)]
-pub struct RunRecord {
-    pub id: String,
-    pub scenario: String,
-    pub backends: Vec<BackendId>,
-    pub presenter: bool,
-    pub done: bool,
-    pub events: Vec<serde_json::Value>,
-}
-
 impl Run {
     /// The whole run as JSON text, built from the stored strings (no parse).
     pub fn record_json(&self) -> String {
-        let head = serde_json::json!({
-            "id": self.id,
-            "scenario": self.text,
-            "backends": self.backends,
-            "presenter": self.presenter,
-            "done": self.done.load(Ordering::SeqCst),
+        let head = serde_json::to_string(&RunInfo {
+            id: self.id.clone(),
+            scenario: self.text.clone(),
+            backends: self.backends.clone(),
+            presenter: self.presenter,
+            done: self.done.load(Ordering::SeqCst),
         })
-        .to_string();
+        .expect("run info serialises");
         let mut out = String::with_capacity(head.len() + self.bytes.load(Ordering::SeqCst) + 64);
         out.push_str(&head[..head.len() - 1]);
         out.push_str(",\"events\":[");
@@ -198,25 +202,6 @@ impl Run {
         }
         out.push_str("]}");
         out
-    }
-
-    pub fn record(&self) -> RunRecord {
-        let events = self
-            .messages()
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Event(s) | Message::Error(s) => serde_json::from_str(&s).ok(),
-                Message::Done => None,
-            })
-            .collect();
-        RunRecord {
-            id: self.id.clone(),
-            scenario: self.text.clone(),
-            backends: self.backends.clone(),
-            presenter: self.presenter,
-            done: self.done.load(Ordering::SeqCst),
-            events,
-        }
     }
 }
 
@@ -300,8 +285,7 @@ impl Runs {
                         // A bug must not cost a runner thread, nor leave viewers waiting.
                         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runs.execute(job)));
                         if outcome.is_err() {
-                            let v = serde_json::json!({"event": "error", "message": "internal error: the run panicked"});
-                            runs.publish(&run, Message::Error(v.to_string().into()));
+                            runs.publish(&run, Message::error(None, "internal error: the run panicked"));
                             runs.publish(&run, Message::Done);
                         }
                         runs.running.fetch_sub(1, Ordering::SeqCst);
@@ -434,10 +418,8 @@ impl Runs {
                         kvm = k;
                         &mut kvm
                     }
-                    Err(message) => {
-                        let v =
-                            serde_json::json!({"event": "error", "backend": b, "message": message});
-                        self.publish(&run, Message::Error(v.to_string().into()));
+                    Err(e) => {
+                        self.publish(&run, Message::error(Some(b), e.to_string()));
                         continue;
                     }
                 },
@@ -460,8 +442,7 @@ impl Runs {
             // (`kvm` is dropped at the end of this iteration: the VM is freed
             // before the next backend runs.)
             if let Err(message) = result {
-                let v = serde_json::json!({"event": "error", "backend": b, "message": message});
-                self.publish(&run, Message::Error(v.to_string().into()));
+                self.publish(&run, Message::error(Some(b), message));
             }
         }
         self.publish(&run, Message::Done);
@@ -498,11 +479,11 @@ impl Cancellable<'_> {
             self.run.cancel.store(true, Ordering::SeqCst);
         }
         if self.run.cancel.load(Ordering::SeqCst) {
-            return Err(StepError("cancelled: every viewer left".into()));
+            return Err(StepError::Stopped("cancelled: every viewer left".into()));
         }
         if Instant::now() > self.deadline {
             self.run.cancel.store(true, Ordering::SeqCst);
-            return Err(StepError("the run took too long and was stopped".into()));
+            return Err(StepError::Stopped("the run took too long and was stopped".into()));
         }
         Ok(())
     }

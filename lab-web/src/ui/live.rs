@@ -8,9 +8,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use scenarios::trace::HostReport;
 use scenarios::{BackendId, Event};
-use serde::Deserialize;
+use scenarios::protocol::{
+    ApiError, Created, HostMode, HostReport, Recording, RunRequest, ServerProbe, StreamError,
+    StreamEvent,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -60,22 +62,6 @@ impl Host {
     pub fn kvm_live(&self) -> bool {
         matches!(self, Host::Server { mode, report, .. } if mode == "kvm" && report.kvm_usable)
     }
-}
-
-/// `server.json`: `true` from lab-server, `false` in a static copy.
-#[derive(Deserialize)]
-struct Probe {
-    server: bool,
-}
-
-/// What `/api/host` adds to the host report. (Read apart from the report,
-/// not as a `flatten`ed struct: that costs the bundle a second deserializer.)
-#[derive(Deserialize)]
-struct HostMode {
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    notice: Option<String>,
 }
 
 async fn fetch_text(
@@ -143,7 +129,7 @@ pub(crate) fn host(endpoints: &Endpoints, then: impl FnOnce(Host) + 'static) {
             let url = endpoints.api("host");
             wasm_bindgen_futures::spawn_local(async move {
                 let served = matches!(fetch_text(&probe, None).await,
-                    Ok((200, body)) if serde_json::from_str::<Probe>(&body)
+                    Ok((200, body)) if serde_json::from_str::<ServerProbe>(&body)
                         .is_ok_and(|p| p.server));
                 let host = if !served {
                     Host::NoServer
@@ -208,30 +194,6 @@ impl Drop for Stream {
     }
 }
 
-#[derive(serde::Serialize)]
-struct RunRequest<'a> {
-    scenario: &'a str,
-    backends: [BackendId; 1],
-}
-
-/// An SSE `error` event: `{"event":"error","backend":…,"message":…}`.
-#[derive(Deserialize)]
-struct ErrorEvent {
-    message: String,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct ApiErr {
-    error: String,
-    #[serde(default)]
-    errors: Vec<scenarios::Error>,
-}
-
 /// Starts `scenario` on real KVM and streams its events to `report`.
 /// The returned handle keeps the stream open.
 pub(crate) fn run_kvm(
@@ -242,8 +204,9 @@ pub(crate) fn run_kvm(
     let handle: Rc<RefCell<Option<Stream>>> = Rc::new(RefCell::new(None));
     let closed = Rc::new(RefCell::new(false));
     let body = serde_json::to_string(&RunRequest {
-        scenario,
-        backends: [BackendId::Kvm],
+        scenario: scenario.to_string(),
+        backends: Some(vec![BackendId::Kvm.name().to_string()]),
+        presenter: false,
     })
     .unwrap_or_default();
     let endpoints = endpoints.clone();
@@ -272,11 +235,11 @@ pub(crate) fn run_kvm(
                 Err(e) => return report(Live::Failed(format!("the server's answer: {e}"))),
             },
             Ok((status, text)) => {
-                let msg = serde_json::from_str::<ApiErr>(&text).map_or_else(
+                let msg = serde_json::from_str::<ApiError>(&text).map_or_else(
                     |_| format!("the server said {status}"),
                     |e| {
                         let mut m = e.error;
-                        for x in e.errors {
+                        for x in e.errors.iter() {
                             m.push_str(&format!("; {x}"));
                         }
                         m
@@ -315,7 +278,7 @@ pub(crate) fn run_kvm(
                 };
                 // Closed first, so `on_fail` does not report a lost connection.
                 src2.close();
-                let msg = serde_json::from_str::<ErrorEvent>(&data).map_or(data, |e| e.message);
+                let msg = serde_json::from_str::<StreamError>(&data).map_or(data, |e| e.message);
                 r2(Live::Failed(msg));
             });
         let r3 = report.clone();
@@ -338,8 +301,8 @@ pub(crate) fn run_kvm(
         });
         source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let _ = source
-            .add_event_listener_with_callback("error", on_error_event.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback("done", on_done.as_ref().unchecked_ref());
+            .add_event_listener_with_callback(StreamEvent::ERROR, on_error_event.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(StreamEvent::DONE, on_done.as_ref().unchecked_ref());
         source.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
         let stream = Stream {
             source: Some(source),
@@ -356,15 +319,8 @@ pub(crate) fn run_kvm(
 }
 
 /// A real-KVM run recorded on a lab machine: `recorded/NAME.json`, written
-/// by `cargo xtask record` as `{ "host": HostReport, "events": [...] }`.
-#[derive(Deserialize)]
-pub(crate) struct Recorded {
-    /// The scenario text that was run: a recording of an older text is not
-    /// this scenario's result.
-    pub text: String,
-    pub host: HostReport,
-    pub events: Vec<Event>,
-}
+/// by `cargo xtask record`.
+pub(crate) type Recorded = Recording;
 
 /// Fetches the recording of a library scenario, if the site ships one
 /// (`recorded/index.json` lists them, so a missing one costs no failed request).
@@ -379,7 +335,7 @@ pub(crate) fn recorded(
     wasm_bindgen_futures::spawn_local(async move {
         let listed = match fetch_text(&index, None).await {
             Ok((200, body)) => {
-                serde_json::from_str::<Vec<String>>(&body).is_ok_and(|l| l.contains(&name))
+                serde_json::from_str::<scenarios::protocol::RecordingIndex>(&body).is_ok_and(|l| l.contains(&name))
             }
             _ => false,
         };

@@ -119,7 +119,7 @@ pub(crate) fn output(p: &OutputProps) -> Html {
             "write {k} of {max}: vCPU {} ← {} ({}, line {}, t = {})",
             w.vcpu,
             w.value,
-            analysis::origin_name(w.origin),
+            w.origin.name(),
             w.line,
             fmt_ns(w.t_ns)
         ),

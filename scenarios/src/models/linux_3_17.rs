@@ -17,17 +17,43 @@
 //!
 //! Everything else — the window, the kHz test, the stable/unstable branch, the
 //! `last_*`/`this_*` bookkeeping and `kvm_track_tsc_matching` — is 3.14's, and
-//! lives in [`super::linux_3_14`].
+//! lives in [`super::linux_3x`].
 
-use super::linux_3_14::{Kvm, USEC_PER_SEC, kvm_track_tsc_matching, usdiff};
-use super::{Generation, HostTime, WriteOutcome, nsec_to_cycles};
-use crate::trace::{Count, Decision, SyncRule};
+use super::linux_3x::{Kvm, KvmWriteTsc, USEC_PER_SEC, kvm_track_tsc_matching, usdiff};
+use super::{Generation, WriteOutcome, nsec_to_cycles};
+use crate::host::HostTime;
+use crate::trace::{BackendId, Count, Decision, SyncRule};
+
+/// Linux 3.17's `kvm_write_tsc`, for [`Kvm`]: the VM of `linux-3.17` is
+/// `Kvm<u64, Linux317>`, and of the what-if `linux-3.17-u8` `Kvm<u8, Linux317>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Linux317;
+
+impl KvmWriteTsc for Linux317 {
+    fn backend<G: Generation>() -> BackendId {
+        if G::BITS == 8 {
+            BackendId::Linux317U8
+        } else {
+            BackendId::Linux317
+        }
+    }
+
+    #[inline(always)]
+    fn kvm_write_tsc<G: Generation>(
+        kvm: &mut Kvm<G, Self>,
+        v: usize,
+        data: u64,
+        now: HostTime,
+    ) -> WriteOutcome {
+        kvm_write_tsc(kvm, v, data, now)
+    }
+}
 
 /// `kvm_write_tsc(vcpu, msr)` of Linux 3.17.0, step by step.
 // Inlined into the write path: the outcome stays in registers (see benches/models.rs).
 #[inline(always)]
-pub fn kvm_write_tsc<G: Generation>(
-    kvm: &mut Kvm<G>,
+pub fn kvm_write_tsc<G: Generation, W: KvmWriteTsc>(
+    kvm: &mut Kvm<G, W>,
     v: usize,
     mut data: u64,
     now: HostTime,

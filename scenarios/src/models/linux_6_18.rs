@@ -29,28 +29,36 @@ use super::{
     scale_tsc,
 };
 use crate::ast::Clocksource;
+use crate::pvclock;
 use crate::trace::{BackendId, Count, Decision, SyncRule};
 
 /// `KVM_MAX_VCPUS` on x86 today (without CONFIG_MAXSMP).
 pub const KVM_MAX_VCPUS: u32 = 1024;
 
-/// PVCLOCK_TSC_STABLE_BIT (bit 0 of the pvclock flags).
-pub const PVCLOCK_TSC_STABLE_BIT: u8 = 1 << 0;
-
 /// `struct kvm_arch`, the TSC-matching fields (zero at VM creation).
 #[derive(Clone, Debug, Default)]
 pub struct KvmArch {
+    /// `get_kvmclock_base_ns()` at the latest `__kvm_synchronize_tsc`, by any vCPU.
     pub last_tsc_nsec: u64,
+    /// The TSC value of the latest write: the window is judged against it.
     pub last_tsc_write: u64,
+    /// `virtual_tsc_khz` of the vCPU that wrote last.
     pub last_tsc_khz: u32,
+    /// The offset the latest write set; KVM_VCPU_TSC_OFFSET matches only this one.
     pub last_tsc_offset: u64,
+    /// `get_kvmclock_base_ns()` at the write that started the current generation.
     pub cur_tsc_nsec: u64,
+    /// The TSC value of the write that started the current generation.
     pub cur_tsc_write: u64,
+    /// The offset of the current generation; a matched write on a stable host reuses it.
     pub cur_tsc_offset: u64,
+    /// Bumped by every unmatched write.
     pub cur_tsc_generation: u64,
+    /// Matched writes counted in the current generation, its first vCPU not included.
     pub nr_vcpus_matched_tsc: i32,
     /// Userspace has written a TSC (MSR or offset attribute) at least once.
     pub user_set_tsc: bool,
+    /// Whether the VM uses the master clock; set only by `pvclock_update_vm_gtod_copy`.
     pub use_master_clock: bool,
     /// Set when the host TSC went backwards across suspend; never in this lab.
     pub backwards_tsc_observed: bool,
@@ -61,26 +69,40 @@ pub struct KvmArch {
 /// `struct kvm_vcpu_arch`, the TSC fields, plus the vCPU's pvclock page.
 #[derive(Clone, Debug, Default)]
 pub struct KvmVcpuArch {
+    /// `vcpu->vcpu_id`: the creation index.
     pub vcpu_id: u32,
+    /// The guest TSC rate set by `kvm_set_tsc_khz`; matching compares it with `last_tsc_khz`.
     pub virtual_tsc_khz: u32,
     /// The rate the hardware scales this vCPU's TSC to (`scaling_khz`).
     pub tsc_scaling_khz: u32,
+    /// The offset L1's TSC reads with (`kvm_vcpu_write_tsc_offset`).
     pub l1_tsc_offset: u64,
+    /// `cur_tsc_nsec` of the generation the vCPU last synchronised to.
     pub this_tsc_nsec: u64,
+    /// `cur_tsc_write` of the generation the vCPU last synchronised to.
     pub this_tsc_write: u64,
+    /// The generation the vCPU last synchronised to; a matched write counts only if it differs.
     pub this_tsc_generation: u64,
+    /// The TSC value `__kvm_synchronize_tsc` last recorded for the vCPU.
     pub last_guest_tsc: u64,
+    /// MSR_IA32_TSC_ADJUST: the sum of what guest WRMSRs moved the offset by.
     pub ia32_tsc_adjust_msr: i64,
+    /// The vCPU's pending requests (`vcpu->requests`), the two the models track.
     pub requests: Requests,
+    /// `flags` of the pvclock page last written by `kvm_guest_time_update`.
     pub pvclock_flags: u8,
 }
 
 /// A Linux 6.18 VM.
 #[derive(Clone, Debug)]
 pub struct Kvm {
+    /// The host the VM runs on.
     pub host: HostConfig,
+    /// `kvm->arch`.
     pub arch: KvmArch,
+    /// `vcpu->arch` of each vCPU, by index.
     pub vcpus: Vec<KvmVcpuArch>,
+    /// `atomic_read(&kvm->online_vcpus)`.
     pub online_vcpus: u32,
 }
 
@@ -301,7 +323,7 @@ pub fn kvm_update_masterclock(kvm: &mut Kvm) {
 pub fn kvm_guest_time_update(kvm: &mut Kvm, v: usize) {
     let mut flags = 0;
     if kvm.arch.use_master_clock {
-        flags |= PVCLOCK_TSC_STABLE_BIT;
+        flags |= pvclock::PVCLOCK_TSC_STABLE_BIT;
     }
     kvm.vcpus[v].pvclock_flags = flags;
 }
@@ -319,7 +341,7 @@ pub fn vcpu_enter_guest(kvm: &mut Kvm, v: usize) -> RunOutcome {
     RunOutcome {
         masterclock_updated,
         clock_updated,
-        pvclock_stable: kvm.vcpus[v].pvclock_flags & PVCLOCK_TSC_STABLE_BIT != 0,
+        pvclock_stable: pvclock::tsc_stable(kvm.vcpus[v].pvclock_flags),
     }
 }
 
@@ -463,6 +485,6 @@ impl KernelModel for Kvm {
         self.vcpus[v].tsc_scaling_khz
     }
     fn pvclock_stable(&self, v: usize) -> bool {
-        self.vcpus[v].pvclock_flags & PVCLOCK_TSC_STABLE_BIT != 0
+        pvclock::tsc_stable(self.vcpus[v].pvclock_flags)
     }
 }

@@ -16,64 +16,16 @@
 
 pub mod linux_3_14;
 pub mod linux_3_17;
+pub mod linux_3x;
 pub mod linux_6_18;
 
-use serde::{Deserialize, Serialize};
-
-use crate::ast::{Clocksource, DeltaAmount, Duration, OffsetValue, TscValue};
-use crate::exec::{Backend, StepCtx, StepError};
+use crate::ast::{DeltaAmount, Duration, OffsetValue, TscValue};
+use crate::backend::{Backend, StepCtx, StepError};
+pub use crate::host::{HostConfig, HostTime, Stamp, Timing};
 use crate::trace::*;
-
-/// The host as the kernel sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostConfig {
-    /// The host TSC frequency (`tsc_khz`); vCPUs start at this rate.
-    pub tsc_khz: u32,
-    /// The host clocksource; the master clock needs a TSC-based one.
-    pub clocksource: Clocksource,
-    /// `!check_tsc_unstable()`.
-    pub tsc_stable: bool,
-    /// Host uptime when the VM is created (boot-based ns).
-    pub uptime_ns: u64,
-}
-
-impl Default for HostConfig {
-    fn default() -> Self {
-        HostConfig {
-            tsc_khz: 2_600_000,
-            clocksource: Clocksource::Tsc,
-            tsc_stable: true,
-            uptime_ns: 100_000_000_000,
-        }
-    }
-}
-
-/// A host instant: `get_kernel_ns()` (boot-based nanoseconds) and `rdtsc()`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostTime {
-    pub ns: u64,
-    pub tsc: u64,
-}
-
-/// The measured time of one step of a real run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
-    pub ns: u64,
-    pub tsc: u64,
-    /// For a write: the value the real run wrote (it resolved `now` itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<u64>,
-}
-
-/// Where a model's time comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Timing {
-    /// A virtual clock: it starts at the host's uptime and only `wait` moves it.
-    Virtual,
-    /// The measured time of every step of a real run (indexed by step), and
-    /// the instant the VM was created.
-    Replay { start: HostTime, stamps: Vec<Stamp> },
-}
+use linux_3_14::Linux314;
+use linux_3_17::Linux317;
+use linux_3x::Kvm;
 
 /// `nsec_to_cycles()`: nanoseconds to cycles at `khz`. Exact division, where
 /// the kernel multiplies by a precomputed mult/shift pair: the two differ by a
@@ -117,12 +69,16 @@ pub fn scaling_khz(host_khz: u32, user_tsc_khz: u32) -> u32 {
 
 /// The generation counters: `u8` before 0d3da0d26e3c, `u64` after.
 pub trait Generation: Copy + Eq + Default + std::fmt::Debug {
+    /// The width in bits.
+    const BITS: u32;
     /// `cur_tsc_generation++`, wrapping as C does.
     fn inc(self) -> Self;
+    /// The value, widened.
     fn get(self) -> u64;
 }
 
 impl Generation for u8 {
+    const BITS: u32 = u8::BITS;
     fn inc(self) -> Self {
         self.wrapping_add(1)
     }
@@ -132,6 +88,7 @@ impl Generation for u8 {
 }
 
 impl Generation for u64 {
+    const BITS: u32 = u64::BITS;
     fn inc(self) -> Self {
         self.wrapping_add(1)
     }
@@ -152,23 +109,32 @@ pub struct Requests {
 /// What a model's `kvm_write_tsc`-like function decided.
 #[derive(Clone, Copy, Debug)]
 pub struct WriteOutcome {
+    /// `matched`: the write joined the current generation.
     pub matched: bool,
+    /// Which rule judged the write, and how.
     pub decision: Decision,
+    /// What the write did to `nr_vcpus_matched_tsc`.
     pub count: Count,
+    /// `kvm_track_tsc_matching` raised KVM_REQ_MASTERCLOCK_UPDATE.
     pub masterclock_update_requested: bool,
 }
 
 /// What one entry into the guest did.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOutcome {
+    /// KVM_REQ_MASTERCLOCK_UPDATE was pending and the master clock was recomputed.
     pub masterclock_updated: bool,
+    /// KVM_REQ_CLOCK_UPDATE was pending and `kvm_guest_time_update` rewrote the pvclock page.
     pub clock_updated: bool,
+    /// PVCLOCK_TSC_STABLE_BIT in the vCPU's pvclock page afterwards.
     pub pvclock_stable: bool,
 }
 
 /// The kernel side every model offers: the ioctls the lab drives.
 pub trait KernelModel {
+    /// The backend this model is.
     fn backend(&self) -> BackendId;
+    /// The host the VM runs on.
     fn host(&self) -> &HostConfig;
     /// KVM_MAX_VCPUS of that kernel.
     fn max_vcpus(&self) -> u32;
@@ -196,12 +162,19 @@ pub trait KernelModel {
     /// KVM_RUN up to the guest's `hlt`.
     fn run(&mut self, vcpu: usize, now: HostTime) -> RunOutcome;
 
+    /// `online_vcpus` of `struct kvm`.
     fn online_vcpus(&self) -> u32;
+    /// `nr_vcpus_matched_tsc` of `struct kvm_arch` (a negative count reads as 0).
     fn nr_vcpus_matched_tsc(&self) -> u32;
+    /// `cur_tsc_generation` of `struct kvm_arch`, widened to u64.
     fn cur_tsc_generation(&self) -> u64;
+    /// `use_master_clock` of `struct kvm_arch`.
     fn use_master_clock(&self) -> bool;
+    /// `this_tsc_generation` of the vCPU's `struct kvm_vcpu_arch`, widened to u64.
     fn this_tsc_generation(&self, vcpu: usize) -> u64;
+    /// The vCPU's TSC offset: `l1_tsc_offset` (6.x), `tsc_offset` (3.x).
     fn l1_tsc_offset(&self, vcpu: usize) -> u64;
+    /// `virtual_tsc_khz` of the vCPU's `struct kvm_vcpu_arch`.
     fn virtual_tsc_khz(&self, vcpu: usize) -> u32;
     /// The rate the vCPU's TSC is scaled to (the host's unless KVM_SET_TSC_KHZ asked otherwise).
     fn tsc_scaling_khz(&self, vcpu: usize) -> u32;
@@ -220,18 +193,21 @@ pub trait KernelModel {
 }
 
 /// Builds the model for a backend name; `None` for `kvm`.
+///
+/// The 3.x kernels are one VM type with the release's `kvm_write_tsc` as a
+/// type parameter: `Kvm<u8, Linux314>`, `Kvm<u64, Linux317>`, `Kvm<u8, Linux317>`.
 pub fn model(id: BackendId, host: HostConfig, timing: Timing) -> Option<Box<dyn Backend>> {
     Some(match id {
         BackendId::Linux314 => Box::new(ModelBackend::new(
-            linux_3_14::Kvm::<u8>::new(host, id),
+            Kvm::<u8, Linux314>::new(host),
             timing,
         )),
         BackendId::Linux317 => Box::new(ModelBackend::new(
-            linux_3_14::Kvm::<u64>::new(host, id),
+            Kvm::<u64, Linux317>::new(host),
             timing,
         )),
         BackendId::Linux317U8 => Box::new(ModelBackend::new(
-            linux_3_14::Kvm::<u8>::new(host, id),
+            Kvm::<u8, Linux317>::new(host),
             timing,
         )),
         BackendId::Linux618 => Box::new(ModelBackend::new(linux_6_18::Kvm::new(host), timing)),
@@ -251,6 +227,7 @@ pub struct ModelBackend<K> {
 }
 
 impl<K: KernelModel> ModelBackend<K> {
+    /// A backend for `kernel`; a virtual clock starts at the host's uptime.
     pub fn new(kernel: K, timing: Timing) -> Self {
         let host = *kernel.host();
         let start = match &timing {
@@ -268,6 +245,7 @@ impl<K: KernelModel> ModelBackend<K> {
         }
     }
 
+    /// The model, for reading its kernel state.
     pub fn kernel(&self) -> &K {
         &self.kernel
     }
@@ -303,7 +281,7 @@ impl<K: KernelModel> ModelBackend<K> {
         if vcpu < self.kernel.online_vcpus() {
             Ok(vcpu as usize)
         } else {
-            Err(StepError(format!(
+            Err(StepError::Refused(format!(
                 "vCPU {vcpu} does not exist (the VM has {} vCPUs)",
                 self.kernel.online_vcpus()
             )))
@@ -333,7 +311,7 @@ impl<K: KernelModel> ModelBackend<K> {
             base.checked_add(cycles)
         };
         v.ok_or_else(|| {
-            StepError(format!(
+            StepError::Refused(format!(
                 "{value} is out of range here: the guest TSC is {base} and the shift is {cycles} cycles"
             ))
         })
@@ -381,7 +359,7 @@ impl<K: KernelModel + std::fmt::Debug> Backend for ModelBackend<K> {
 
     fn create_vcpu(&mut self, ctx: &StepCtx) -> Result<WriteEvent, StepError> {
         if self.kernel.online_vcpus() >= self.kernel.max_vcpus() {
-            return Err(StepError(format!(
+            return Err(StepError::Refused(format!(
                 "KVM_CREATE_VCPU fails with EINVAL: {} allows at most {} vCPUs",
                 self.kernel.backend(),
                 self.kernel.max_vcpus()
@@ -433,7 +411,7 @@ impl<K: KernelModel + std::fmt::Debug> Backend for ModelBackend<K> {
             }
         };
         let o = self.kernel.set_tsc_offset_attr(v, off, now).ok_or_else(|| {
-            StepError(format!(
+            StepError::Refused(format!(
                 "KVM_VCPU_TSC_OFFSET does not exist in {} (it came in Linux 5.16); use `write` instead",
                 self.kernel.backend()
             ))

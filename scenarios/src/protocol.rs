@@ -1,0 +1,256 @@
+//! The wire: every JSON shape that the server, the notebook, the CLI and
+//! `xtask` exchange, defined once. Field names and the paths named here are
+//! contracts; change them only with every side at once.
+//!
+//! | path | request | answer |
+//! |---|---|---|
+//! | `GET /server.json` | | [`ServerProbe`] |
+//! | `GET /api/host` | | [`HostAnswer`] (a [`HostReport`] and a [`HostMode`]) |
+//! | `GET /api/stats` | | [`Stats`] |
+//! | `GET /api/scenarios`, `/api/scenarios/{name}` | | [`LibraryEntry`] (a list, or one) |
+//! | `POST /api/parse` | [`ParseRequest`] | [`ParseAnswer`] |
+//! | `POST /api/runs` | [`RunRequest`] | `201` [`Created`] |
+//! | `GET /api/runs/{id}/events`, `/api/presenter/events` | | Server-Sent Events, see [`StreamEvent`] |
+//! | `GET /api/runs/{id}` | | [`RunInfo`] with `"events"`: each an [`Event`] or a [`StreamError`] |
+//!
+//! Every refusal, whatever its status (400, 401, 403, 404, 413, 429, 503),
+//! is one [`ApiError`] body.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Errors;
+pub use crate::trace::HostReport;
+use crate::trace::{BackendId, Event};
+
+/// `GET /server.json`: `true` from lab-server; a static copy of the site ships `false`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerProbe {
+    /// A lab server answers (not a plain file server).
+    pub server: bool,
+    /// Where its API lives, relative to the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+}
+
+/// What `/api/host` adds to the [`HostReport`], in the same object.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMode {
+    /// `kvm` when real KVM runs here, `model-only` when it does not.
+    #[serde(default)]
+    pub mode: String,
+    /// In model-only mode, why, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+}
+
+impl HostMode {
+    /// `mode` when real KVM runs.
+    pub const KVM: &'static str = "kvm";
+    /// `mode` when it does not.
+    pub const MODEL_ONLY: &'static str = "model-only";
+}
+
+/// `GET /api/host`: the report and the mode, one flat object. (Readers in
+/// the browser read the two parts apart from the same text, which costs the
+/// bundle no `flatten` deserializer.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostAnswer {
+    /// This machine's KVM.
+    #[serde(flatten)]
+    pub report: HostReport,
+    /// Whether the server runs real KVM.
+    #[serde(flatten)]
+    pub mode: HostMode,
+}
+
+/// `GET /api/stats`: the server's load and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Runs waiting for a runner.
+    pub queued: u64,
+    /// Runs on a runner now.
+    pub running: u64,
+    /// Resident memory, in KiB (`None` where /proc does not say).
+    pub rss_kb: Option<u64>,
+    /// Open file descriptors.
+    pub fds: u64,
+    /// KVM VMs open.
+    pub vms: u64,
+    /// KVM vCPUs open.
+    pub vcpus: u64,
+}
+
+/// One scenario of the library, as `/api/scenarios` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryEntry {
+    /// Its name (`qemu-2.0-boot-4`).
+    pub name: String,
+    /// Its `title`, if it parses and has one.
+    pub title: Option<String>,
+    /// Its `story` lines joined, if it parses.
+    pub story: Option<String>,
+    /// Its `source` lines, if it parses.
+    pub source: Option<Vec<String>>,
+    /// The scenario text.
+    pub text: String,
+}
+
+/// `POST /api/parse`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseRequest {
+    /// The scenario text.
+    pub scenario: String,
+}
+
+/// The answer to `POST /api/parse`: the scenario as JSON and its size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseAnswer {
+    /// The parsed scenario.
+    pub scenario: crate::Scenario,
+    /// What it adds up to.
+    pub analysis: crate::limits::Analysis,
+}
+
+/// `POST /api/runs`: a scenario and the backends to run it on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// The scenario text.
+    pub scenario: String,
+    /// Backend names (`linux-3.14`, `kvm`, …); every model, and `kvm` where
+    /// it is usable, when absent. Names, not [`BackendId`]s, so that an
+    /// unknown one is refused with the list of known ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backends: Option<Vec<String>>,
+    /// Show the run to everyone following `/api/presenter/events`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub presenter: bool,
+}
+
+/// `201 Created`: the run's id, for `/api/runs/{id}/events`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The run's id (unguessable).
+    pub id: String,
+}
+
+/// Every refusal of the API: a sentence, and a scenario's errors (with line
+/// and column) when the scenario was the problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, in a sentence.
+    pub error: String,
+    /// The scenario's errors, in source order.
+    #[serde(default, skip_serializing_if = "Errors::is_empty")]
+    pub errors: Errors,
+}
+
+impl ApiError {
+    /// A refusal with no scenario errors.
+    pub fn new(error: impl Into<String>) -> Self {
+        ApiError {
+            error: error.into(),
+            errors: Errors::default(),
+        }
+    }
+}
+
+/// The data of a stream's `event: error`: a backend that could not run or
+/// stopped part way (or, without `backend`, the whole run). The stream goes on
+/// with the next backend, and always ends with `done`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamError {
+    /// Always `"error"`, as in a recorded run's event list.
+    pub event: ErrorTag,
+    /// The backend that failed, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendId>,
+    /// Why, in a sentence (with the scenario's line where there is one).
+    pub message: String,
+}
+
+impl StreamError {
+    /// An error of `backend` (or of the whole run).
+    pub fn new(backend: Option<BackendId>, message: impl Into<String>) -> Self {
+        StreamError {
+            event: ErrorTag::Error,
+            backend,
+            message: message.into(),
+        }
+    }
+}
+
+/// The tag of a [`StreamError`]: `"event": "error"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorTag {
+    /// `"error"`.
+    Error,
+}
+
+/// One message of a run's Server-Sent Event stream.
+///
+/// | SSE `event:` | `data:` |
+/// |---|---|
+/// | (none, i.e. `message`) | an [`Event`] |
+/// | `error` | a [`StreamError`] |
+/// | `done` | `{}`: the last message of the run |
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A trace event of one backend.
+    Event(Event),
+    /// A backend could not run, or stopped.
+    Error(StreamError),
+    /// The run is over: every backend ran or failed.
+    Done,
+}
+
+impl StreamEvent {
+    /// The SSE event name of an error.
+    pub const ERROR: &'static str = "error";
+    /// The SSE event name of the end.
+    pub const DONE: &'static str = "done";
+    /// The data of `done`.
+    pub const DONE_DATA: &'static str = "{}";
+
+    /// The SSE `event:` name: `None` for a trace event (the default `message`).
+    pub fn sse_name(&self) -> Option<&'static str> {
+        match self {
+            StreamEvent::Event(_) => None,
+            StreamEvent::Error(_) => Some(Self::ERROR),
+            StreamEvent::Done => Some(Self::DONE),
+        }
+    }
+}
+
+/// `GET /api/runs/{id}` without its events: the server writes this object
+/// and adds `"events": [...]`, each an [`Event`] or a [`StreamError`], from
+/// the text it streamed (no second serialisation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The run's id.
+    pub id: String,
+    /// The scenario text it ran.
+    pub scenario: String,
+    /// The backends, in the order they ran.
+    pub backends: Vec<BackendId>,
+    /// Shown to the presenter's followers.
+    pub presenter: bool,
+    /// Every backend has ran or failed.
+    pub done: bool,
+}
+
+/// A real-KVM run recorded on a lab machine (`cargo xtask record`,
+/// `lab-web/recorded/NAME.json`), shown by sites without a lab server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    /// The scenario text that was run: a recording of an older text is not
+    /// that scenario's result.
+    pub text: String,
+    /// The machine it ran on.
+    pub host: HostReport,
+    /// The run's trace.
+    pub events: Vec<Event>,
+}
+
+/// `lab-web/recorded/index.json`: the names of the recorded library scenarios.
+pub type RecordingIndex = Vec<String>;
