@@ -1,0 +1,49 @@
+//! `load`: many concurrent clients against a live server.
+
+use std::io::Write;
+
+use super::arg::{load_text, parse};
+use super::{Fail, runtime};
+use crate::render;
+
+/// `load`'s flags.
+pub(crate) struct Options {
+    /// The server's base URL.
+    pub(crate) url: String,
+    pub(crate) clients: usize,
+    /// A library name or a file.
+    pub(crate) scenario: String,
+    /// Comma-separated.
+    pub(crate) backends: String,
+    pub(crate) token: Option<String>,
+}
+
+pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
+    let Options {
+        url,
+        clients,
+        scenario,
+        backends,
+        token,
+    } = options;
+    let loaded = load_text(&scenario)?;
+    parse(&loaded)?;
+    let plan = lab_server::load::Plan {
+        url: url.trim_end_matches('/').to_string(),
+        clients,
+        scenario: loaded.text,
+        backends: backends
+            .split(',')
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect(),
+        token,
+    };
+    let o = runtime()?.block_on(lab_server::load::run(plan));
+    let leaked = o.after["fds"] != o.before["fds"] || o.after["vms"] != 0;
+    render::load(out, clients, &o, leaked)?;
+    if !o.errors.is_empty() || leaked {
+        return Err(Fail::Expect);
+    }
+    Ok(())
+}

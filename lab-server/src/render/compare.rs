@@ -1,0 +1,130 @@
+//! `run --compare`: every model side by side, a row per write.
+
+use std::io::{self, Write};
+
+use scenarios::{BackendId, Event, Scenario, WriteEvent};
+
+use super::{count_mark, on, opt, verdict};
+
+/// One model's run for `--compare`: its events up to the end, or up to the
+/// step it could not make.
+pub(crate) struct ModelRun {
+    pub(crate) backend: BackendId,
+    pub(crate) events: Vec<Event>,
+    /// `file:line:col: message` of the step it could not make.
+    pub(crate) error: Option<String>,
+}
+
+/// All models side by side, a row per write, the first divergence marked;
+/// last, why real KVM is not among them (`kvm_note`) when it could not run.
+pub(crate) fn compare(
+    out: &mut impl Write,
+    scenario: &Scenario,
+    runs: &[ModelRun],
+    kvm_note: Option<&str>,
+) -> io::Result<()> {
+    let title = scenario.title().unwrap_or("(untitled scenario)");
+    writeln!(out, "{title} — every model")?;
+    writeln!(
+        out,
+        "cell: nr_vcpus_matched_tsc/online_vcpus, then what the write did:"
+    )?;
+    writeln!(
+        out,
+        "  new = new generation · +1 = counted · +1! = counted again (the 2014 bug) · = = already counted\n  =! = wrongly taken as already counted (u8 wrap) · ✔ = vcpus_matched"
+    )?;
+    writeln!(out)?;
+    let writes: Vec<Vec<&WriteEvent>> = runs
+        .iter()
+        .map(|r| scenarios::trace::writes(&r.events).collect())
+        .collect();
+    write!(
+        out,
+        "{:>5} {:>4} {:>4}  {:<6} {:>16}",
+        "write", "line", "vcpu", "origin", "value"
+    )?;
+    for r in runs {
+        write!(out, "  {:<14}", r.backend.name())?;
+    }
+    writeln!(out)?;
+    let rows = writes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut diverged = false;
+    for i in 0..rows {
+        let row: Vec<Option<&WriteEvent>> = writes.iter().map(|w| w.get(i).copied()).collect();
+        let Some(first) = row.iter().flatten().next() else {
+            continue;
+        };
+        let origin = serde_json::to_value(first.origin).expect("origin serialises");
+        write!(
+            out,
+            "{:>5} {:>4} {:>4}  {:<6} {:>16}",
+            first.write,
+            first.line,
+            first.vcpu,
+            origin.as_str().unwrap_or("?"),
+            first.value
+        )?;
+        for w in &row {
+            let cell = match w {
+                Some(w) => format!(
+                    "{}/{} {}{}",
+                    opt(w.nr_matched),
+                    w.online,
+                    count_mark(w.count),
+                    if w.vcpus_matched == Some(true) {
+                        " ✔"
+                    } else {
+                        ""
+                    }
+                ),
+                None => "—".to_string(),
+            };
+            write!(out, "  {cell:<14}")?;
+        }
+        // What real KVM without tracefs did not observe is not compared.
+        let present: Vec<_> = row
+            .iter()
+            .flatten()
+            .filter_map(|w| Some((w.matched?, w.nr_matched?, w.new_generation?)))
+            .collect();
+        if !diverged && present.windows(2).any(|p| p[0] != p[1]) {
+            diverged = true;
+            write!(out, "  ◀ first divergence")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    for r in runs {
+        let b = r.backend;
+        if let Some(e) = &r.error {
+            writeln!(out, "{:<14} stopped: {e}", b.name())?;
+        } else if let Some(Event::Summary(s)) = r.events.last() {
+            writeln!(
+                out,
+                "{:<14} nr {:>3}/{:<3} master clock {:<3} kvmclock {}{}",
+                b.name(),
+                opt(s.nr_matched),
+                s.online,
+                on(s.master_clock),
+                verdict(s),
+                if s.implicit_run {
+                    " (after an implicit run *)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+    }
+    if !diverged {
+        let all_ran = runs.iter().all(|r| r.error.is_none());
+        writeln!(
+            out,
+            "(the models agree on every write{})",
+            if all_ran { "" } else { " they made" }
+        )?;
+    }
+    if let Some(note) = kvm_note {
+        writeln!(out, "{note}")?;
+    }
+    Ok(())
+}
