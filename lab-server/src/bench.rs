@@ -116,7 +116,8 @@ pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
         .map_err(|err| err.to_string())?;
     let backend_run = |trace: bool| -> Result<Duration, String> {
         let t = Instant::now();
-        let mut b = KvmBackend::with_tracing(host.clone(), LIMITS, trace).map_err(|e| e.to_string())?;
+        let mut b =
+            KvmBackend::with_tracing(host.clone(), LIMITS, trace).map_err(|e| e.to_string())?;
         if trace && !b.traced() {
             return Err("tracing is not available here".into());
         }

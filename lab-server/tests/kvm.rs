@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use lab_server::kvm::{KvmBackend, Limits, host};
+use lab_server::kvm::{self, KvmBackend, LIMITS, host};
 use scenarios::trace::HostReport;
 use scenarios::{Event, parse};
 
@@ -30,8 +30,10 @@ fn kvm_host() -> Option<HostReport> {
 
 fn run(host: &HostReport, text: &str) -> Vec<Event> {
     let s = parse(text).unwrap();
-    let mut b = KvmBackend::new(host.clone(), Limits::default()).unwrap();
-    scenarios::execute_collect(&s, &mut b).unwrap()
+    let mut b = KvmBackend::new(host.clone(), LIMITS).unwrap();
+    scenarios::execute_collect(&s, &mut b)
+        .into_result()
+        .unwrap()
 }
 
 fn writes(events: &[Event]) -> Vec<&scenarios::WriteEvent> {
@@ -163,13 +165,21 @@ fn without_kvm_the_cli_says_so() {
 /// Bounds for untrusted scenarios are checked before anything runs.
 #[test]
 fn bounds_are_enforced() {
-    let l = Limits::default();
+    let l = LIMITS;
     let too_many = parse("create 65\n").unwrap();
-    assert!(l.check(&too_many).unwrap_err().contains("at most 64 vCPUs"));
+    assert!(
+        kvm::admit(&l, &too_many)
+            .unwrap_err()
+            .contains("at most 64 vCPUs")
+    );
     let too_long = parse("create 1\nwait 11s\n").unwrap();
-    assert!(l.check(&too_long).unwrap_err().contains("at most 10 s"));
+    assert!(
+        kvm::admit(&l, &too_long)
+            .unwrap_err()
+            .contains("at most 10 s")
+    );
     let too_big = parse("create 1\nrepeat 30000\n  write 0 0\nend\n").unwrap();
-    assert!(l.check(&too_big).unwrap_err().contains("steps"));
+    assert!(kvm::admit(&l, &too_big).unwrap_err().contains("steps"));
 }
 
 /// The host report tells the truth about this host.

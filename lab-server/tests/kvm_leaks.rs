@@ -2,7 +2,7 @@
 //! tracefs instances at their baseline — on success and on error. A test
 //! binary of its own, so that no other test's VMs are counted.
 
-use lab_server::kvm::{KvmBackend, Limits, host, kvm_fds, open_fds, tracefs};
+use lab_server::kvm::{KvmBackend, LIMITS, host, kvm_fds, open_fds, tracefs};
 use scenarios::parse;
 
 fn mappings() -> usize {
@@ -27,18 +27,22 @@ fn a_thousand_runs_leak_nothing() {
     // Fails at its third step (vCPU 1 is asked for a value below 0).
     let failing = parse("create 2\nwrite 1 0\nwrite 1 now-1000s\nrun *\n").unwrap();
     // One warm-up run sets up the process-wide tracer and watchdog.
-    let mut b = KvmBackend::new(h.clone(), Limits::default()).unwrap();
-    scenarios::execute_collect(&ok, &mut b).unwrap();
+    let mut b = KvmBackend::new(h.clone(), LIMITS).unwrap();
+    scenarios::execute_collect(&ok, &mut b)
+        .into_result()
+        .unwrap();
     drop(b);
     let (fds, kvm, maps, instances) =
         (open_fds(), kvm_fds(), mappings(), tracefs::instance_count());
     assert_eq!(kvm, (0, 0));
     for i in 0..1000 {
-        let mut b = KvmBackend::new(h.clone(), Limits::default()).unwrap();
+        let mut b = KvmBackend::new(h.clone(), LIMITS).unwrap();
         if i % 10 == 9 {
-            assert!(scenarios::execute_collect(&failing, &mut b).is_err());
+            assert!(scenarios::execute_collect(&failing, &mut b).error.is_some());
         } else {
-            scenarios::execute_collect(&ok, &mut b).unwrap();
+            scenarios::execute_collect(&ok, &mut b)
+                .into_result()
+                .unwrap();
         }
     }
     assert_eq!(kvm_fds(), (0, 0), "VM and vCPU fds");

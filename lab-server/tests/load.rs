@@ -39,7 +39,10 @@ async fn the_load_command_drives_a_live_server() {
     assert!(o.errors.is_empty(), "{:?}", o.errors);
     assert_eq!(o.completed + o.rejected, 40);
     assert!(o.completed > 0);
-    let (before, after) = (o.before.expect("stats before"), o.after.expect("stats after"));
+    let (before, after) = (
+        o.before.expect("stats before"),
+        o.after.expect("stats after"),
+    );
     assert_eq!(after.vms, 0);
     assert_eq!(after.fds, before.fds, "fds back to baseline");
 }

@@ -62,11 +62,9 @@ impl fmt::Display for StepError {
                 f.write_str(s)
             }
             // As the OS says it: "KVM_RUN: Interrupted system call (os error 4)".
-            StepError::Os { call, errno } => write!(
-                f,
-                "{call}: {}",
-                std::io::Error::from_raw_os_error(*errno)
-            ),
+            StepError::Os { call, errno } => {
+                write!(f, "{call}: {}", std::io::Error::from_raw_os_error(*errno))
+            }
         }
     }
 }

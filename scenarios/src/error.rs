@@ -132,7 +132,9 @@ impl fmt::Display for RunError {
                 line: None,
                 error,
             } => write!(f, "{backend}: {error}"),
-            RunError::NotAModel(b) => write!(f, "`{b}` is not a kernel model: it runs in lab-server"),
+            RunError::NotAModel(b) => {
+                write!(f, "`{b}` is not a kernel model: it runs in lab-server")
+            }
         }
     }
 }

@@ -39,4 +39,3 @@ pub(crate) fn tokens(code: &str) -> Vec<Tok<'_>> {
 pub(crate) fn col_of_token(line: &str, n: usize) -> u32 {
     tokens(line).get(n).map_or(1, |t| t.col)
 }
-

@@ -95,6 +95,22 @@ pub struct LibraryEntry {
     pub text: String,
 }
 
+impl LibraryEntry {
+    /// The wire form of a library scenario (`lab-server list --json` prints the same).
+    pub fn of(e: &crate::library::Entry) -> Self {
+        let s = e.scenario().ok();
+        LibraryEntry {
+            name: e.name.to_string(),
+            title: s.as_ref().and_then(|s| s.title().map(str::to_string)),
+            story: s.as_ref().map(|s| s.story()),
+            source: s
+                .as_ref()
+                .map(|s| s.sources().into_iter().map(str::to_string).collect()),
+            text: e.text.to_string(),
+        }
+    }
+}
+
 /// `POST /api/parse`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParseRequest {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use scenarios::protocol::{HostReport, Recording, RecordingIndex};
 use scenarios::Event;
+use scenarios::protocol::{HostReport, Recording, RecordingIndex};
 
 use crate::{WASM_TARGET, apt_install, output, root, run};
 
@@ -150,8 +150,8 @@ pub(crate) fn record() -> Result<(), String> {
     let bin = root().join("target/release/lab-server");
     let bin = bin.to_str().ok_or("non-UTF-8 path")?;
     let host_json = output(bin, &["host", "--json"])?;
-    let host: HostReport = serde_json::from_str(&host_json)
-        .map_err(|e| format!("`lab-server host --json`: {e}"))?;
+    let host: HostReport =
+        serde_json::from_str(&host_json).map_err(|e| format!("`lab-server host --json`: {e}"))?;
     if !host.kvm_usable {
         return Err(format!(
             "this machine's KVM is not usable, so there is nothing to record \
@@ -187,7 +187,10 @@ pub(crate) fn record() -> Result<(), String> {
             events,
         };
         let json = serde_json::to_string_pretty(&recording).map_err(|e| e.to_string())?;
-        write(&dir.join(format!("{name}.json")), format!("{json}\n").as_bytes())?;
+        write(
+            &dir.join(format!("{name}.json")),
+            format!("{json}\n").as_bytes(),
+        )?;
         println!("  {name}: {} events", recording.events.len());
         recorded.push(name.to_string());
     }
@@ -198,10 +201,6 @@ pub(crate) fn record() -> Result<(), String> {
     let index: RecordingIndex = recorded;
     let index = serde_json::to_string(&index).map_err(|e| e.to_string())?;
     write(&dir.join("index.json"), format!("{index}\n").as_bytes())?;
-    println!(
-        "\nxtask record: {} runs in {}",
-        count,
-        dir.display()
-    );
+    println!("\nxtask record: {} runs in {}", count, dir.display());
     Ok(())
 }

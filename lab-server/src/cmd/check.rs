@@ -58,8 +58,18 @@ pub(crate) fn run(out: &mut impl Write, args: &[String], json: bool) -> Result<(
     Ok(())
 }
 
+/// One line of `check --json`: an expectation's outcome and the file it is in.
+#[derive(serde::Serialize)]
+struct CheckLine<'a> {
+    #[serde(flatten)]
+    outcome: &'a ExpectOutcome,
+    file: &'a str,
+}
+
 fn check_json(label: &str, o: &ExpectOutcome) -> String {
-    let mut v = serde_json::to_value(o).expect("outcomes serialise");
-    v["file"] = serde_json::Value::String(label.to_string());
-    v.to_string()
+    serde_json::to_string(&CheckLine {
+        outcome: o,
+        file: label,
+    })
+    .expect("outcomes serialise")
 }

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use lab_server::conform::{self, Outcome};
-use lab_server::kvm::Limits;
 
 use super::Fail;
 use crate::render;
@@ -44,7 +43,7 @@ pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
         .collect();
     let mut counts = render::ConformCounts::default();
     for case in &cases {
-        let outcome = conform::check_case(case, &report, Limits::default());
+        let outcome = conform::check_case(case, &report, lab_server::kvm::LIMITS);
         let bad = matches!(outcome, Outcome::Diverge { .. } | Outcome::Failed { .. });
         match &outcome {
             Outcome::Agree { compared, .. } => {

@@ -11,13 +11,8 @@ pub(crate) fn run(out: &mut impl Write, json: bool) -> Result<(), Fail> {
             .scenario()
             .map_err(|e| Fail::Input(e.render(entry.name)))?;
         if json {
-            let v = serde_json::json!({
-                "name": entry.name,
-                "title": s.title(),
-                "story": s.story(),
-                "source": s.sources(),
-                "text": entry.text,
-            });
+            let v = serde_json::to_string(&scenarios::protocol::LibraryEntry::of(entry))
+                .expect("entries serialise");
             writeln!(out, "{v}")?;
         } else {
             render::list_entry(out, entry.name, s.title())?;

@@ -40,7 +40,11 @@ pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
         token,
     };
     let o = runtime()?.block_on(lab_server::load::run(plan));
-    let leaked = o.after["fds"] != o.before["fds"] || o.after["vms"] != 0;
+    let leaked = match (o.before, o.after) {
+        (Some(b), Some(a)) => a.fds != b.fds || a.vms != 0,
+        // A server that stopped answering cannot be shown to be clean.
+        _ => true,
+    };
     render::load(out, clients, &o, leaked)?;
     if !o.errors.is_empty() || leaked {
         return Err(Fail::Expect);

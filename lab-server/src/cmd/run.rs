@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use lab_server::kvm::{KvmBackend, Limits};
-use scenarios::{BackendId, Event, Scenario};
+use lab_server::kvm::{self, KvmBackend};
+use scenarios::{BackendId, Event, RunError, Scenario};
 
 use super::Fail;
 use super::arg::{load_text, parse};
@@ -28,7 +28,11 @@ pub(crate) fn run(out: &mut impl Write, arg: &str, options: Options) -> Result<(
     let Options { mode, json } = options;
     let loaded = load_text(arg)?;
     let scenario = parse(&loaded)?;
-    let at = |e: scenarios::Error| format!("{}:{e}", loaded.label);
+    // `file:line:1: kvm: …` as for parse errors, or `file: kvm: …` for a step without a line.
+    let at = |e: &RunError| match e.line() {
+        Some(_) => format!("{}:{e}", loaded.label),
+        None => format!("{}: {e}", loaded.label),
+    };
     let backend = match mode {
         Mode::One { backend } => backend,
         Mode::Compare { with_kvm } => {
@@ -55,12 +59,10 @@ pub(crate) fn run(out: &mut impl Write, arg: &str, options: Options) -> Result<(
     let mut kvm_backend = None;
     let mut model_backend = None;
     let runner: &mut dyn scenarios::Backend = if backend == BackendId::Kvm {
-        let limits = Limits::default();
-        limits
-            .check(&scenario)
+        kvm::admit(&kvm::LIMITS, &scenario)
             .map_err(|e| Fail::Input(format!("{}: {e}", loaded.label)))?;
         let report = lab_server::kvm::host::report();
-        let b = KvmBackend::new(report.clone(), limits)
+        let b = KvmBackend::new(report.clone(), kvm::LIMITS)
             .map_err(|e| Fail::Input(format!("kvm: {e}")))?;
         if !json {
             render::host_notes(out, &report)?;
@@ -94,7 +96,7 @@ pub(crate) fn run(out: &mut impl Write, arg: &str, options: Options) -> Result<(
     if let Some(e) = io_err {
         return Err(e.into());
     }
-    result.map_err(|e| Fail::Input(at(e)))?;
+    result.map_err(|e| Fail::Input(at(&e)))?;
     if let (Some(kvm), false) = (&kvm_backend, json) {
         render::history(out, &lab_server::conform::history(&scenario, kvm))?;
     }
@@ -103,32 +105,26 @@ pub(crate) fn run(out: &mut impl Write, arg: &str, options: Options) -> Result<(
 
 /// The runs of `--compare`: the four models, and real KVM when it is usable —
 /// then the models replay the real run's timing, so the columns line up.
+/// A run that stops part way keeps its events up to there.
 fn compare_runs(
     scenario: &Scenario,
     with_kvm: bool,
-    at: &dyn Fn(scenarios::Error) -> String,
+    at: &dyn Fn(&RunError) -> String,
 ) -> (Vec<render::ModelRun>, Option<String>) {
+    let run = |backend, c: scenarios::Collected| render::ModelRun {
+        backend,
+        error: c.error.as_ref().map(at),
+        events: c.events,
+    };
     let mut kvm_note = None;
     let kvm = if with_kvm {
-        let limits = Limits::default();
-        let report = lab_server::kvm::host::report();
-        match limits
-            .check(scenario)
-            .and_then(|()| KvmBackend::new(report, limits))
+        let report = kvm::host::report();
+        match kvm::admit(&kvm::LIMITS, scenario)
+            .and_then(|()| KvmBackend::new(report, kvm::LIMITS).map_err(|e| e.to_string()))
         {
             Ok(mut b) => {
-                let mut events = Vec::new();
-                let error = scenarios::execute(scenario, &mut b, &mut |e| events.push(e.clone()))
-                    .err()
-                    .map(at);
-                Some((
-                    b,
-                    render::ModelRun {
-                        backend: BackendId::Kvm,
-                        events,
-                        error,
-                    },
-                ))
+                let collected = scenarios::execute_collect(scenario, &mut b);
+                Some((b, run(BackendId::Kvm, collected)))
             }
             Err(e) => {
                 kvm_note = Some(format!("kvm: not run ({e})"));
@@ -145,17 +141,7 @@ fn compare_runs(
                 Some((k, r)) if r.error.is_none() => (k.replay_host(), k.timing()),
                 _ => (scenario.host(), scenarios::Timing::Virtual),
             };
-            let mut events = Vec::new();
-            let mut model = scenarios::models::model(b, host, timing).expect("a model backend");
-            let error =
-                scenarios::execute(scenario, model.as_mut(), &mut |e| events.push(e.clone()))
-                    .err()
-                    .map(at);
-            render::ModelRun {
-                backend: b,
-                events,
-                error,
-            }
+            run(b, scenarios::replay_model(scenario, b, host, timing))
         })
         .collect();
     if let Some((_, run)) = kvm {

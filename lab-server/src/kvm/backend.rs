@@ -21,14 +21,14 @@ use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use scenarios::ast::{DeltaAmount, OffsetValue, TscValue};
 use scenarios::models::nsec_to_cycles;
 use scenarios::pvclock;
-use scenarios::{Backend, HostConfig, HostTime, Limits, Stamp, StepCtx, StepError, Timing};
 use scenarios::trace::{
     BackendId, ClockEvent, Count, HostReport, KhzEvent, Origin, RunEvent, Summary, WriteEvent,
 };
+use scenarios::{Backend, HostConfig, HostTime, Limits, Stamp, StepCtx, StepError, Timing};
 
+use super::error::KvmError;
 use super::sys::{self, GuestMemory, MSR_IA32_TSC, MSR_KVM_SYSTEM_TIME_NEW};
 use super::tracefs::{self, Handle, Record};
-use super::error::KvmError;
 use super::watchdog::Watchdog;
 
 /// Bounds for scenarios run on real KVM (they may come from anyone): 64
@@ -45,9 +45,7 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Checks a scenario against `limits` before anything runs on real KVM.
 pub fn admit(limits: &Limits, scenario: &scenarios::Scenario) -> Result<(), String> {
     let a = scenarios::check(scenario, None).map_err(|e| e.to_string())?;
-    limits
-        .admit(&a)
-        .map_err(|e| e.sentence("the kvm backend"))
+    limits.admit(&a).map_err(|e| e.sentence("the kvm backend"))
 }
 
 // Guest-physical layout (1 MiB of RAM at 0).
@@ -80,8 +78,7 @@ impl Vm {
         let fd = kvm
             .create_vm()
             .map_err(|e| KvmError::ioctl("KVM_CREATE_VM", e))?;
-        let memory =
-            GuestMemory::new(MEM_SIZE).map_err(|e| KvmError::io("guest memory", &e))?;
+        let memory = GuestMemory::new(MEM_SIZE).map_err(|e| KvmError::io("guest memory", &e))?;
         memory.write(CODE, &GUEST_CODE);
         memory.write(WRMSR_STUB, &GUEST_WRMSR);
         let region = kvm_userspace_memory_region {
@@ -111,8 +108,7 @@ pub(crate) fn prepare(vcpu: &VcpuFd, v: usize) -> Result<(), StepError> {
     sregs.cs.selector = 0;
     sregs.ds.base = TSC_SLOTS as u64;
     sregs.ds.selector = (TSC_SLOTS >> 4) as u16;
-    vcpu.set_sregs(&sregs)
-        .map_err(|e| os("KVM_SET_SREGS", e))?;
+    vcpu.set_sregs(&sregs).map_err(|e| os("KVM_SET_SREGS", e))?;
     let regs = kvm_bindings::kvm_regs {
         rip: CODE as u64,
         rflags: 2,
@@ -182,15 +178,11 @@ impl KvmBackend {
 
     /// As [`KvmBackend::new`]; `trace: false` leaves tracepoints unread (for
     /// measuring what tracing costs).
-    pub fn with_tracing(
-        host: HostReport,
-        limits: Limits,
-        trace: bool,
-    ) -> Result<Self, KvmError> {
+    pub fn with_tracing(host: HostReport, limits: Limits, trace: bool) -> Result<Self, KvmError> {
         let kvm = super::host::open_kvm()?;
-        let tsc_khz = host.tsc_khz.ok_or_else(|| {
-            KvmError::Unavailable("KVM_GET_TSC_KHZ failed on this host".into())
-        })?;
+        let tsc_khz = host
+            .tsc_khz
+            .ok_or_else(|| KvmError::Unavailable("KVM_GET_TSC_KHZ failed on this host".into()))?;
         let tid = sys::gettid();
         sys::install_kick_handler();
         // Trace first, so that even the VM's creation is seen.
@@ -285,7 +277,9 @@ impl KvmBackend {
         if sys::gettid() == self.tid {
             Ok(())
         } else {
-            Err(StepError::refused("a KVM backend must be driven from the thread that created it (its trace filter follows that thread)"))
+            Err(StepError::refused(
+                "a KVM backend must be driven from the thread that created it (its trace filter follows that thread)",
+            ))
         }
     }
 
@@ -310,11 +304,7 @@ impl KvmBackend {
     }
 
     fn master_clock(&self) -> Result<bool, StepError> {
-        let c = self
-            .vm
-            .fd
-            .get_clock()
-            .map_err(|e| os("KVM_GET_CLOCK", e))?;
+        let c = self.vm.fd.get_clock().map_err(|e| os("KVM_GET_CLOCK", e))?;
         Ok(c.flags & KVM_CLOCK_TSC_STABLE != 0)
     }
 
@@ -349,7 +339,9 @@ impl KvmBackend {
         } else {
             base.checked_add(cycles)
         };
-        r.ok_or_else(|| StepError::Refused(format!("{value} is out of range: the guest TSC is {base}")))
+        r.ok_or_else(|| {
+            StepError::Refused(format!("{value} is out of range: the guest TSC is {base}"))
+        })
     }
 
     /// Turns the trace of one write into the shared event.
@@ -484,8 +476,7 @@ impl KvmBackend {
 
     fn pvclock(&self, v: usize) -> (u32, u8) {
         let slot = PVCLOCK + PVCLOCK_SLOT * v;
-        let version =
-            u32::from_le_bytes(self.vm.memory.read::<4>(slot + pvclock::VERSION_OFFSET));
+        let version = u32::from_le_bytes(self.vm.memory.read::<4>(slot + pvclock::VERSION_OFFSET));
         let flags = self.vm.memory.read::<1>(slot + pvclock::FLAGS_OFFSET)[0];
         (version, flags)
     }
@@ -508,7 +499,9 @@ fn write_msr(vcpu: &VcpuFd, index: u32, data: u64) -> Result<(), StepError> {
     .map_err(|e| StepError::Unexpected(format!("{e:?}")))?;
     match vcpu.set_msrs(&msrs) {
         Ok(1) => Ok(()),
-        Ok(_) => Err(StepError::Refused(format!("KVM_SET_MSRS refused MSR {index:#x}"))),
+        Ok(_) => Err(StepError::Refused(format!(
+            "KVM_SET_MSRS refused MSR {index:#x}"
+        ))),
         Err(e) => Err(os("KVM_SET_MSRS", e)),
     }
 }
@@ -655,11 +648,7 @@ impl Backend for KvmBackend {
     fn set_clock(&mut self, ctx: &StepCtx) -> Result<ClockEvent, StepError> {
         self.same_thread()?;
         let t = self.stamp(ctx, None);
-        let c = self
-            .vm
-            .fd
-            .get_clock()
-            .map_err(|e| os("KVM_GET_CLOCK", e))?;
+        let c = self.vm.fd.get_clock().map_err(|e| os("KVM_GET_CLOCK", e))?;
         let set = kvm_clock_data {
             clock: c.clock,
             ..Default::default()
@@ -734,7 +723,9 @@ impl Backend for KvmBackend {
 
     fn summary(&self, ctx: &StepCtx, implicit_run: bool) -> Summary {
         let n = self.vm.vcpus.len();
-        let pvclock_stable: Vec<bool> = (0..n).map(|v| pvclock::tsc_stable(self.pvclock(v).1)).collect();
+        let pvclock_stable: Vec<bool> = (0..n)
+            .map(|v| pvclock::tsc_stable(self.pvclock(v).1))
+            .collect();
         let nr = self.view.nr.filter(|_| self.traced());
         let online = n as u32;
         let mut host = self.host.clone();

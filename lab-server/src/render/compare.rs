@@ -34,10 +34,13 @@ pub(crate) fn compare(
         "  new = new generation · +1 = counted · +1! = counted again (the 2014 bug) · = = already counted\n  =! = wrongly taken as already counted (u8 wrap) · ✔ = vcpus_matched"
     )?;
     writeln!(out)?;
-    let writes: Vec<Vec<&WriteEvent>> = runs
+    let runs_writes: Vec<(BackendId, Vec<&WriteEvent>)> = runs
         .iter()
-        .map(|r| scenarios::trace::writes(&r.events).collect())
+        .map(|r| (r.backend, scenarios::trace::writes(&r.events).collect()))
         .collect();
+    // What real KVM without tracefs did not observe is not compared.
+    let divergence = scenarios::first_divergence(&runs_writes);
+    let writes: Vec<&Vec<&WriteEvent>> = runs_writes.iter().map(|(_, w)| w).collect();
     write!(
         out,
         "{:>5} {:>4} {:>4}  {:<6} {:>16}",
@@ -47,21 +50,19 @@ pub(crate) fn compare(
         write!(out, "  {:<14}", r.backend.name())?;
     }
     writeln!(out)?;
-    let rows = writes.iter().map(Vec::len).max().unwrap_or(0);
-    let mut diverged = false;
+    let rows = writes.iter().map(|w| w.len()).max().unwrap_or(0);
     for i in 0..rows {
         let row: Vec<Option<&WriteEvent>> = writes.iter().map(|w| w.get(i).copied()).collect();
         let Some(first) = row.iter().flatten().next() else {
             continue;
         };
-        let origin = serde_json::to_value(first.origin).expect("origin serialises");
         write!(
             out,
             "{:>5} {:>4} {:>4}  {:<6} {:>16}",
             first.write,
             first.line,
             first.vcpu,
-            origin.as_str().unwrap_or("?"),
+            first.origin.name(),
             first.value
         )?;
         for w in &row {
@@ -81,14 +82,7 @@ pub(crate) fn compare(
             };
             write!(out, "  {cell:<14}")?;
         }
-        // What real KVM without tracefs did not observe is not compared.
-        let present: Vec<_> = row
-            .iter()
-            .flatten()
-            .filter_map(|w| Some((w.matched?, w.nr_matched?, w.new_generation?)))
-            .collect();
-        if !diverged && present.windows(2).any(|p| p[0] != p[1]) {
-            diverged = true;
+        if divergence.as_ref().is_some_and(|d| d.write == first.write) {
             write!(out, "  ◀ first divergence")?;
         }
         writeln!(out)?;
@@ -115,7 +109,7 @@ pub(crate) fn compare(
             )?;
         }
     }
-    if !diverged {
+    if divergence.is_none() {
         let all_ran = runs.iter().all(|r| r.error.is_none());
         writeln!(
             out,

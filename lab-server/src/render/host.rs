@@ -29,7 +29,8 @@ pub(crate) fn host(out: &mut impl Write, r: &HostReport) -> io::Result<()> {
     match &r.tracing_problem {
         None => writeln!(
             out,
-            "tracing           yes (kvm:kvm_track_tsc, kvm_write_tsc_offset, kvm_update_master_clock, kvm_pvclock_update)"
+            "tracing           yes (kvm:{})",
+            lab_server::kvm::tracefs::EVENTS.join(", ")
         )?,
         Some(p) => writeln!(out, "tracing           no: {p}")?,
     }

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use lab_server::load::Outcome;
+use scenarios::protocol::Stats;
 
 /// The report of `load`: throughput, latency, the server's RSS and fds before
 /// and after, the first distinct errors, and `LEAK` when `leaked`.
@@ -33,10 +34,13 @@ pub(crate) fn load(
         ms(o.percentile(0.99)),
         ms(o.percentile(1.0))
     )?;
-    let kb = |v: &serde_json::Value| {
-        v["rss_kb"]
-            .as_u64()
+    let kb = |s: &Option<Stats>| {
+        s.and_then(|s| s.rss_kb)
             .map_or("?".to_string(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+    };
+    // A figure of a server that did not answer reads `null`, as its JSON would.
+    let n = |s: &Option<Stats>, f: fn(&Stats) -> u64| {
+        s.as_ref().map_or("null".to_string(), |s| f(s).to_string())
     };
     writeln!(
         out,
@@ -47,7 +51,10 @@ pub(crate) fn load(
     writeln!(
         out,
         "  server fds {} before, {} after · VMs {} after, vCPUs {} after",
-        o.before["fds"], o.after["fds"], o.after["vms"], o.after["vcpus"]
+        n(&o.before, |s| s.fds),
+        n(&o.after, |s| s.fds),
+        n(&o.after, |s| s.vms),
+        n(&o.after, |s| s.vcpus)
     )?;
     let mut errors: Vec<&String> = o.errors.iter().collect();
     errors.dedup();

@@ -41,17 +41,9 @@ fn on(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
 
-/// What a write did to the counter, in four characters.
+/// What a write did to the counter, in four characters (`Count::mark`).
 fn count_mark(c: Option<Count>) -> &'static str {
-    let Some(c) = c else { return "?" };
-    match c {
-        Count::Reset => "new",
-        Count::Counted => "+1",
-        Count::CountedAgain => "+1!",
-        Count::AlreadyCounted => "=",
-        Count::StaleGeneration => "=!",
-        Count::Untouched => "·",
-    }
+    c.map_or("?", Count::mark)
 }
 
 fn verdict(s: &Summary) -> String {

@@ -42,7 +42,6 @@ impl<'a> Table<'a> {
     }
 
     fn write(&self, out: &mut impl Write, w: &WriteEvent) -> io::Result<()> {
-        let origin = serde_json::to_value(w.origin).expect("origin serialises");
         let generation = format!(
             "{}/{}",
             opt(w.cur_tsc_generation),
@@ -64,7 +63,7 @@ impl<'a> Table<'a> {
             w.write,
             w.line,
             w.vcpu,
-            origin.as_str().unwrap_or("?"),
+            w.origin.name(),
             w.value,
             generation,
             yes_opt(w.matched),
@@ -146,7 +145,7 @@ fn summary(out: &mut impl Write, s: &Summary) -> io::Result<()> {
 /// What each kernel would have done with this very run.
 pub(crate) fn history(
     out: &mut impl Write,
-    runs: &[(BackendId, Result<Vec<Event>, scenarios::Error>)],
+    runs: &[(BackendId, Result<Vec<Event>, scenarios::RunError>)],
 ) -> io::Result<()> {
     writeln!(
         out,

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
@@ -14,7 +15,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
-use axum::body::Bytes;
 use scenarios::protocol::{
     self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, RunRequest,
     ServerProbe, Stats,
@@ -73,9 +73,9 @@ impl ApiError {
                 error: "the scenario has errors".into(),
                 errors,
             },
-            ApiError::Unauthorized => {
-                protocol::ApiError::new("a valid token is needed (Authorization: Bearer …, or ?token=)")
-            }
+            ApiError::Unauthorized => protocol::ApiError::new(
+                "a valid token is needed (Authorization: Bearer …, or ?token=)",
+            ),
             ApiError::TooLarge(limit) => protocol::ApiError::new(format!(
                 "the request body is larger than this server takes ({limit} bytes)"
             )),
@@ -376,26 +376,18 @@ async fn stats(State(st): St) -> Json<Stats> {
     })
 }
 
-fn entry(e: &scenarios::library::Entry) -> LibraryEntry {
-    let s = e.scenario().ok();
-    LibraryEntry {
-        name: e.name.to_string(),
-        title: s.as_ref().and_then(|s| s.title().map(str::to_string)),
-        story: s.as_ref().map(|s| s.story()),
-        source: s
-            .as_ref()
-            .map(|s| s.sources().into_iter().map(str::to_string).collect()),
-        text: e.text.to_string(),
-    }
-}
-
 async fn scenarios_list() -> Json<Vec<LibraryEntry>> {
-    Json(scenarios::library::LIBRARY.iter().map(entry).collect())
+    Json(
+        scenarios::library::LIBRARY
+            .iter()
+            .map(LibraryEntry::of)
+            .collect(),
+    )
 }
 
 async fn scenario_one(Path(name): Path<String>) -> Result<Json<LibraryEntry>, ApiError> {
     scenarios::library::get(&name)
-        .map(|e| Json(entry(e)))
+        .map(|e| Json(LibraryEntry::of(e)))
         .ok_or_else(|| ApiError::NotFound(format!("no library scenario `{name}`")))
 }
 
@@ -467,13 +459,7 @@ async fn create_run(
         .runs
         .submit(req.scenario, scenario, backends, req.presenter)
     {
-        Ok(run) => Ok((
-            StatusCode::CREATED,
-            Json(Created {
-                id: run.id.clone(),
-            }),
-        )
-            .into_response()),
+        Ok(run) => Ok((StatusCode::CREATED, Json(Created { id: run.id.clone() })).into_response()),
         Err(Rejected::Busy(wait)) => {
             st.rate.refund(ip);
             Err(ApiError::TooMany(

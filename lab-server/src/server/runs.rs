@@ -59,11 +59,7 @@ impl Message {
     /// An error message of `backend` (or of the whole run).
     fn error(backend: Option<BackendId>, message: impl Into<String>) -> Message {
         let e = StreamError::new(backend, message);
-        Message::Error(
-            serde_json::to_string(&e)
-                .expect("errors serialise")
-                .into(),
-        )
+        Message::Error(serde_json::to_string(&e).expect("errors serialise").into())
     }
 }
 
@@ -283,9 +279,15 @@ impl Runs {
                         runs.running.fetch_add(1, Ordering::SeqCst);
                         let run = job.run.clone();
                         // A bug must not cost a runner thread, nor leave viewers waiting.
-                        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runs.execute(job)));
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                runs.execute(job)
+                            }));
                         if outcome.is_err() {
-                            runs.publish(&run, Message::error(None, "internal error: the run panicked"));
+                            runs.publish(
+                                &run,
+                                Message::error(None, "internal error: the run panicked"),
+                            );
                             runs.publish(&run, Message::Done);
                         }
                         runs.running.fetch_sub(1, Ordering::SeqCst);
@@ -483,7 +485,9 @@ impl Cancellable<'_> {
         }
         if Instant::now() > self.deadline {
             self.run.cancel.store(true, Ordering::SeqCst);
-            return Err(StepError::Stopped("the run took too long and was stopped".into()));
+            return Err(StepError::Stopped(
+                "the run took too long and was stopped".into(),
+            ));
         }
         Ok(())
     }

@@ -19,9 +19,7 @@
 
 use std::marker::PhantomData;
 
-use super::{
-    Generation, KernelModel, Requests, RunOutcome, WriteOutcome, scale_tsc,
-};
+use super::{Generation, KernelModel, Requests, RunOutcome, WriteOutcome, scale_tsc};
 use crate::ast::Clocksource;
 use crate::host::{HostConfig, HostTime};
 use crate::pvclock;
@@ -182,7 +180,10 @@ pub(crate) fn usdiff<G, W>(kvm: &Kvm<G, W>, v: usize, data: u64, elapsed: &mut u
 /// `kvm_track_tsc` tracepoint prints `nr_vcpus_matched_tsc` as `offsetmatched`.
 // Inlined into the write path: the outcome stays in registers (see benches/models.rs).
 #[inline(always)]
-pub fn kvm_track_tsc_matching<G: Generation, W: KvmWriteTsc>(kvm: &mut Kvm<G, W>, v: usize) -> bool {
+pub fn kvm_track_tsc_matching<G: Generation, W: KvmWriteTsc>(
+    kvm: &mut Kvm<G, W>,
+    v: usize,
+) -> bool {
     // Note: the vCPU that started the generation is not counted, hence "+1".
     let vcpus_matched = kvm.arch.nr_vcpus_matched_tsc + 1 == kvm.online_vcpus as i32;
     let mut do_request = false;
@@ -230,7 +231,10 @@ pub fn kvm_guest_time_update<G: Generation, W: KvmWriteTsc>(kvm: &mut Kvm<G, W>,
 /// KVM_RUN → `vcpu_enter_guest()`: pending requests are handled in the
 /// kernel's order (master clock first, then this vCPU's clock), then the guest
 /// runs to its `hlt`.
-pub fn vcpu_enter_guest<G: Generation, W: KvmWriteTsc>(kvm: &mut Kvm<G, W>, v: usize) -> RunOutcome {
+pub fn vcpu_enter_guest<G: Generation, W: KvmWriteTsc>(
+    kvm: &mut Kvm<G, W>,
+    v: usize,
+) -> RunOutcome {
     let masterclock_updated = std::mem::take(&mut kvm.vcpus[v].requests.masterclock_update);
     if masterclock_updated {
         kvm_gen_update_masterclock(kvm);

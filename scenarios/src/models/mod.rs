@@ -198,18 +198,11 @@ pub trait KernelModel {
 /// type parameter: `Kvm<u8, Linux314>`, `Kvm<u64, Linux317>`, `Kvm<u8, Linux317>`.
 pub fn model(id: BackendId, host: HostConfig, timing: Timing) -> Option<Box<dyn Backend>> {
     Some(match id {
-        BackendId::Linux314 => Box::new(ModelBackend::new(
-            Kvm::<u8, Linux314>::new(host),
-            timing,
-        )),
-        BackendId::Linux317 => Box::new(ModelBackend::new(
-            Kvm::<u64, Linux317>::new(host),
-            timing,
-        )),
-        BackendId::Linux317U8 => Box::new(ModelBackend::new(
-            Kvm::<u8, Linux317>::new(host),
-            timing,
-        )),
+        BackendId::Linux314 => Box::new(ModelBackend::new(Kvm::<u8, Linux314>::new(host), timing)),
+        BackendId::Linux317 => Box::new(ModelBackend::new(Kvm::<u64, Linux317>::new(host), timing)),
+        BackendId::Linux317U8 => {
+            Box::new(ModelBackend::new(Kvm::<u8, Linux317>::new(host), timing))
+        }
         BackendId::Linux618 => Box::new(ModelBackend::new(linux_6_18::Kvm::new(host), timing)),
         BackendId::Kvm => return None,
     })
