@@ -523,3 +523,36 @@ async fn static_files_stay_inside_their_directory() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every refusal has the API's one JSON shape, including those made below the
+/// handlers: the body limit's 413 and a body that is not UTF-8.
+#[tokio::test]
+async fn every_refusal_is_json() {
+    let (router, _state) = app(Config::default());
+    let big = "# x\n".repeat(20_000);
+    refused(
+        &router,
+        post("/api/runs", json!({ "scenario": big })),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "larger than this server takes (65536 bytes)",
+    )
+    .await;
+    let not_utf8 = Request::post("/api/parse")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(vec![b'{', 0xff, 0xfe, b'}']))
+        .unwrap();
+    refused(
+        &router,
+        not_utf8,
+        StatusCode::BAD_REQUEST,
+        "not UTF-8 (byte 1 is not)",
+    )
+    .await;
+    refused(
+        &router,
+        get("/api/nothing-here"),
+        StatusCode::NOT_FOUND,
+        "no such page",
+    )
+    .await;
+}

@@ -213,7 +213,7 @@ pub enum ErrorTag {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamEvent {
     /// A trace event of one backend.
-    Event(Event),
+    Event(Box<Event>),
     /// A backend could not run, or stopped.
     Error(StreamError),
     /// The run is over: every backend ran or failed.
