@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use lab_server::server::{Config, app};
 
 /// `lab-server load` against a live server: every client answered, nothing
-/// left behind (the figures for 300 and 1,000 clients are in the notes).
+/// left behind (the figures for 300 and 1,000 clients are in README.md).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_load_command_drives_a_live_server() {
     let (router, state) = app(Config::default());

@@ -253,8 +253,10 @@ pub use scenarios::trace::Divergence;
 /// The first write at which two backends that observed it disagree
 /// (`scenarios::first_divergence`, which the CLI's `--compare` uses too).
 pub fn first_divergence(runs: &[BackendRun]) -> Option<Divergence> {
-    let writes: Vec<(BackendId, Vec<&WriteEvent>)> =
-        runs.iter().map(|r| (r.backend, r.writes().collect())).collect();
+    let writes: Vec<(BackendId, Vec<&WriteEvent>)> = runs
+        .iter()
+        .map(|r| (r.backend, r.writes().collect()))
+        .collect();
     scenarios::first_divergence(&writes)
 }
 

@@ -77,11 +77,13 @@ fn zero_rule_only_today() {
     );
 }
 
-/// bf328e22e472: the first non-zero userspace write is never a sync attempt,
-/// even when it equals the running TSC exactly; creations do not set the flag,
-/// any userspace write (0 included) and KVM_VCPU_TSC_OFFSET do.
+/// Linux bf328e22e472 "KVM: x86: Don't sync user-written TSC against startup
+/// values" (Like Xu, 2023, 6.7) added `kvm->arch.user_set_tsc`: the first
+/// non-zero userspace write is never a sync attempt, even when it equals the
+/// running TSC exactly; creations do not set the flag, any userspace write
+/// (0 included) and KVM_VCPU_TSC_OFFSET do.
 #[test]
-fn user_set_tsc() {
+fn kvm_bf328e22e472_user_set_tsc() {
     // vCPU 1's own TSC, unchanged: still a new generation today, a match in 3.x.
     let text = "create 2\nwait 10ms\nwrite 1 now\nwrite 0 now@1\n";
     let w = writes(text, BackendId::Linux618);
@@ -110,10 +112,11 @@ fn user_set_tsc() {
     assert!(w[3].matched);
 }
 
-/// Since Linux 5.10 a guest WRMSR only moves the offset; before, it went
-/// through kvm_write_tsc like a host write.
+/// Since Linux 0c899c25d754 "KVM: x86: do not attempt TSC synchronization on
+/// guest writes" (Paolo Bonzini, 2020, 5.10) a guest WRMSR only moves the
+/// offset; before, it went through kvm_write_tsc like a host write.
 #[test]
-fn guest_writes() {
+fn kvm_0c899c25d754_guest_writes_do_not_synchronize() {
     let text = "create 2\nrun *\nguest-write 1 100000000000\n";
     let w = writes(text, BackendId::Linux618);
     assert_eq!(
@@ -166,9 +169,12 @@ fn tsc_khz_tolerance() {
     assert!(w[2].matched);
 }
 
-/// The u8 wrap in isolation: 256 generations later, a stale vCPU looks "already matched".
+/// The u8 wrap in isolation: 256 generations later, a stale vCPU looks
+/// "already matched". This is why 0d3da0d26e3c, which made the count read
+/// this_tsc_generation, also widened this_tsc_generation and
+/// cur_tsc_generation from u8 to u64 (`linux-3.17-u8` is 3.17 with u8 ones).
 #[test]
-fn u8_generation_wraps_after_256() {
+fn fix_0d3da0d26e3c_u8_generation_wraps_after_256() {
     let text = "create 2\nrepeat 128\n  write 1 1000000000000\n  write 1 2000000000000\nend\nwrite 0 now@1\n";
     let u8w = writes(text, BackendId::Linux317U8);
     let u64w = writes(text, BackendId::Linux317);

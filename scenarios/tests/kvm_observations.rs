@@ -1,11 +1,36 @@
 //! The `linux-6.18` model against what this host's kernel did.
 //!
 //! Each case is a scenario run on the real KVM of the lab's host (Linux
-//! 6.18.44, kvm-pvm) with the `kvm_track_tsc` tracepoint recorded: the
-//! `offsetmatched` (= nr_vcpus_matched_tsc) sequence after each write, the
-//! master clock after one run pass, and each vCPU's pvclock stable bit. Source:
-//! the KVM runner prototype's scenario table (shared/reference/kvm-runner.md §4).
-//! The real-KVM backend re-checks these live with `lab-server conform`.
+//! 6.18.44, modules kvm and kvm_pvm; 2 vCPUs of an AMD EPYC at 2596.120 MHz,
+//! itself a KVM guest, clocksource tsc) by a prototype runner built on
+//! kvm-ioctls 0.25.1, with the tracepoints kvm_track_tsc, kvm_write_tsc_offset,
+//! kvm_update_master_clock and kvm_pvclock_update recorded in a private tracefs
+//! instance. kvm-pvm never applies the offsets it computes, but its matching,
+//! generations and master clock are upstream KVM's. Observed, N = 8 unless
+//! said; om is `offsetmatched` (= nr_vcpus_matched_tsc) as kvm_track_tsc
+//! printed it after each write, in order; then the master clock,
+//! KVM_GET_CLOCK's flags (14 = TSC_STABLE|REALTIME|HOST_TSC) and each vCPU's
+//! pvclock PVCLOCK_TSC_STABLE_BIT after running every vCPU:
+//!
+//! | case | writes | om | clock / flags / pvclock |
+//! |---|---|---|---|
+//! | A  | create 8 vCPUs (the kernel writes 0 each time) | 0,1,…,7 (nr_online 1..8) | |
+//! | A  | then 0 to every vCPU, twice | 7 ×8, 7 ×8 (stays N−1) | on / 14 / all 1 |
+//! | B  | after A, 1e12·(i+1) to vCPU i | 0 ×8 (each a new generation) | off / 0 / all 0 |
+//! | B2 | after B, 0 to every vCPU | 1,2,…,7,7 (join vCPU 7's generation) | on / 14 / 0,0,0,0,0,0,1,1 |
+//! | D  | after A, create vCPU 8, then 0 to it | 8 (creation, nr_online 9), 8 | on / 14 / all 1 |
+//! | C  | fresh VM, X = 5e12 to every vCPU | 0,1,…,7 | on / 14 / all 1 |
+//! | D2 | after C, create vCPU 8, then X to it | 8 (creation), 0 | off / 0 / 1 ×8, 0 |
+//! | E1 | fresh VM, 0 to each vCPU, 1.2 s apart | 7 ×8 | on / 14 / all 1 |
+//! | E2 | fresh VM, X to each vCPU, 1.2 s apart | 0 ×8 | off / 0 / all 0 |
+//! | E4 | fresh VM, X to each vCPU, 0.9 s apart | 0,1,…,7 | on / 14 / all 1 |
+//! | E3 | fresh VM, X then X + elapsed, 1.2 s apart | 0,1,…,7 | on / 14 / all 1 |
+//! | G  | fresh VM, KVM_VCPU_TSC_OFFSET the same on all | 0,1,…,7 | on / 14 / all 1 |
+//! | G2 | after G, offsets that differ by i cycles | 7,0,0,…,0 | off / 0 / (not recorded) |
+//! | I  | N = 3, vCPU 1 at 2× tsc_khz, then 0 to all | 2,0,0 | off / 0 / all 0 |
+//!
+//! With N = 3, A gave the same pattern (it stays at 2 = N−1). The real-KVM
+//! backend re-checks these live with `lab-server conform`.
 
 mod common;
 
@@ -43,8 +68,9 @@ fn check(case: &str, prelude: &str, body: &str, obs: Observed) {
 const T: bool = true;
 const F: bool = false;
 
+/// A: QEMU 2.0's boot pattern (creation, post_init and post_reset writes of 0).
 #[test]
-fn a_qemu_like_boot_of_8() {
+fn a_qemu_2_0_boot_of_8() {
     check(
         "A: create 8",
         "",
@@ -138,6 +164,8 @@ fn c_same_nonzero_value_and_the_d2_gotcha() {
     );
 }
 
+/// E: a non-zero write matches only within 1 s of the previous write (to any
+/// vCPU) extrapolated to now; a write of 0 always joins the generation.
 #[test]
 fn e_spacing_against_the_window() {
     let spaced = |value: &str, gap: &str| -> String {
@@ -194,6 +222,7 @@ fn e_spacing_against_the_window() {
     );
 }
 
+/// G: KVM_VCPU_TSC_OFFSET has no window; only the very same offset matches.
 #[test]
 fn g_tsc_offset_attribute() {
     let g = "set-offset * -1000000\nrun *\n";
@@ -223,6 +252,7 @@ fn g_tsc_offset_attribute() {
     );
 }
 
+/// I: a write from a vCPU whose tsc_khz differs from the previous write's never matches.
 #[test]
 fn i_khz_mismatch() {
     check(

@@ -73,9 +73,10 @@ fn every_expectation_holds_and_every_model_is_covered() {
     }
 }
 
-/// The verdict at a glance for the QEMU 2.0 boots: 3.14 unstable, the rest stable.
+/// The verdict at a glance for the QEMU 2.0 boots: 3.14 unstable, the rest
+/// (with 0d3da0d26e3c, "KVM: x86: fix TSC matching") stable.
 #[test]
-fn qemu_boots_unstable_before_the_fix_only() {
+fn fix_0d3da0d26e3c_qemu_2_0_boots_unstable_on_3_14_only() {
     for n in [1, 2, 4, 8] {
         let s = scenarios::library::get(&format!("qemu-2.0-boot-{n}"))
             .unwrap()

@@ -1,11 +1,35 @@
-//! The worked examples of the kernel history (§g of kernel-tsc-history.md):
-//! QEMU-2.0-like boots with N vCPUs, every write of 0, all within far less than
-//! 1 s, written C (creation), I (post_init), R (post_reset).
+//! Worked examples: QEMU 2.0's boot with N vCPUs on each kernel model, the
+//! bug fixed by Linux 0d3da0d26e3c "KVM: x86: fix TSC matching" (Tomasz
+//! Grabiec, 2014; first released in 3.17).
 //!
-//! Closed form: before the fix nr_vcpus_matched_tsc = N−1 after C, 2N−1 after I,
-//! 3N−1 after R, and the master clock stays off even for N = 1; after it (3.17,
-//! and 6.18 with these inputs) nr = N−1 after every phase and the master clock
-//! turns on when recomputed.
+//! QEMU 2.0 writes every vCPU's TSC three times before the guest runs, always
+//! 0: C, the kernel's own write at KVM_CREATE_VCPU (kvm_arch_vcpu_postcreate);
+//! I, post_init (cpu_synchronize_all_post_init → kvm_put_msrs); R, post_reset
+//! (x86_cpu_reset zeroes env->tsc, then kvm_put_msrs). vCPUs are created one
+//! after another, so vCPU k's creation write already sees online_vcpus = k+1.
+//! Assumed here: a stable host TSC, a TSC clocksource, one virtual_tsc_khz for
+//! all, a fresh VM, and all writes far less than 1 s apart, so every write but
+//! the very first (which starts generation 1) matches. "All matched" is
+//! nr_vcpus_matched_tsc + 1 == online_vcpus.
+//!
+//! 3.14 adds 1 to nr_vcpus_matched_tsc on every matched write; 3.17 only when
+//! the vCPU's this_tsc_generation differs from cur_tsc_generation, i.e. once
+//! per vCPU per generation; 6.18 has the same rule (and a write of 0 always
+//! synchronises, which changes nothing with these inputs). nr after each phase:
+//!
+//! | N | 3.14 after C / I / R | 3.17, 6.18 after C / I / R |
+//! |---|----------------------|----------------------------|
+//! | 1 | 0 / 1 / 2            | 0 / 0 / 0                  |
+//! | 2 | 1 / 3 / 5            | 1 / 1 / 1                  |
+//! | 3 | 2 / 5 / 8            | 2 / 2 / 2                  |
+//! | 4 | 3 / 7 / 11           | 3 / 3 / 3                  |
+//! | 8 | 7 / 15 / 23          | 7 / 7 / 7                  |
+//!
+//! That is N−1, 2N−1, 3N−1 on 3.14 and N−1 throughout since the fix. So when
+//! the master clock is recomputed (KVM_SET_CLOCK at QEMU's vm_start, or the
+//! first KVM_RUN), 3.14 finds the vCPUs not all matched and leaves it off, and
+//! no vCPU gets PVCLOCK_TSC_STABLE_BIT, even for N = 1 (its second write makes
+//! 1 + 1 ≠ 1); 3.17 and 6.18 turn it on.
 
 mod common;
 
@@ -27,8 +51,9 @@ fn qemu_boot(n: u32) -> scenarios::Scenario {
     .unwrap()
 }
 
+/// The table above, phase by phase, for N = 1, 2, 3, 4, 8.
 #[test]
-fn closed_form_for_n_1_2_3_4_8() {
+fn fix_0d3da0d26e3c_qemu_2_0_boot_closed_form_for_n_1_2_3_4_8() {
     for n in [1u32, 2, 3, 4, 8] {
         let s = qemu_boot(n);
         let nn = n as usize;
@@ -83,10 +108,11 @@ fn closed_form_for_n_1_2_3_4_8() {
     }
 }
 
-/// g.2: the write-by-write trace for N = 2, and what `kvm_track_tsc` prints as
-/// offsetmatched.
+/// N = 2, write by write (C0, C1, I0, I1, R0, R1): what `kvm_track_tsc`
+/// prints as offsetmatched (= nr_vcpus_matched_tsc). 3.14: 0, 1, 2, 3, 4, 5,
+/// all matched only after the two creations; since the fix: 0, 1, 1, 1, 1, 1.
 #[test]
-fn offsetmatched_sequence_for_n_2() {
+fn fix_0d3da0d26e3c_qemu_2_0_boot_offsetmatched_for_n_2() {
     let s = qemu_boot(2);
     let seq = |id| {
         writes(&run_model(&s, id).unwrap())
@@ -100,11 +126,13 @@ fn offsetmatched_sequence_for_n_2() {
     }
 }
 
-/// g.2: which writes raise KVM_REQ_MASTERCLOCK_UPDATE. Before the fix only
-/// writes 1 and 2 (matched while the master clock is off); after it all six
-/// (the master clock is not recomputed until KVM_SET_CLOCK or KVM_RUN).
+/// N = 2: which writes raise KVM_REQ_MASTERCLOCK_UPDATE. Before the fix only
+/// writes 1 and 2 (all matched while the master clock is off; writes 3–6 leave
+/// the vCPUs not all matched, and the clock is off, so nothing to change);
+/// after it all six (all matched, and the master clock stays off until
+/// KVM_SET_CLOCK or KVM_RUN recomputes it).
 #[test]
-fn masterclock_requests_for_n_2() {
+fn fix_0d3da0d26e3c_qemu_2_0_boot_masterclock_requests_for_n_2() {
     let s = qemu_boot(2);
     let req = |id| {
         writes(&run_model(&s, id).unwrap())
@@ -121,9 +149,10 @@ fn masterclock_requests_for_n_2() {
     }
 }
 
-/// The labels the lab shows: 3.14 counts a vCPU again, 3.17 says "already counted".
+/// The labels the lab shows for QEMU 2.0's boot with N = 3: 3.14 counts a vCPU
+/// again, 3.17 (0d3da0d26e3c) and 6.18 say "already counted".
 #[test]
-fn count_labels_name_the_bug_and_the_fix() {
+fn fix_0d3da0d26e3c_qemu_2_0_boot_count_labels() {
     let s = qemu_boot(3);
     let counts = |id| {
         writes(&run_model(&s, id).unwrap())

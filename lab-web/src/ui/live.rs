@@ -8,11 +8,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use scenarios::{BackendId, Event};
 use scenarios::protocol::{
     ApiError, Created, HostMode, HostReport, Recording, RunRequest, ServerProbe, StreamError,
     StreamEvent,
 };
+use scenarios::{BackendId, Event};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -300,9 +300,12 @@ pub(crate) fn run_kvm(
             }
         });
         source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let _ = source.add_event_listener_with_callback(
+            StreamEvent::ERROR,
+            on_error_event.as_ref().unchecked_ref(),
+        );
         let _ = source
-            .add_event_listener_with_callback(StreamEvent::ERROR, on_error_event.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback(StreamEvent::DONE, on_done.as_ref().unchecked_ref());
+            .add_event_listener_with_callback(StreamEvent::DONE, on_done.as_ref().unchecked_ref());
         source.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
         let stream = Stream {
             source: Some(source),
@@ -334,9 +337,8 @@ pub(crate) fn recorded(
     let name = name.to_string();
     wasm_bindgen_futures::spawn_local(async move {
         let listed = match fetch_text(&index, None).await {
-            Ok((200, body)) => {
-                serde_json::from_str::<scenarios::protocol::RecordingIndex>(&body).is_ok_and(|l| l.contains(&name))
-            }
+            Ok((200, body)) => serde_json::from_str::<scenarios::protocol::RecordingIndex>(&body)
+                .is_ok_and(|l| l.contains(&name)),
             _ => false,
         };
         let rec = if listed {
