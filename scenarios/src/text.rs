@@ -19,6 +19,23 @@ use crate::trace::BackendId;
 pub const MAX_NESTING: usize = 16;
 
 /// Parses and checks a scenario.
+///
+/// ```
+/// use scenarios::ast::{StmtKind, Targets, TscValue};
+/// use scenarios::parse;
+///
+/// let s = parse("create 2\nwrite * now@0+1ms\n").unwrap();
+/// assert!(matches!(s.stmts[0].kind, StmtKind::Create { count: 2 }));
+/// assert!(matches!(
+///     s.stmts[1].kind,
+///     StmtKind::Write { targets: Targets::All, value: TscValue::Now { of: Some(0), .. } }
+/// ));
+///
+/// // Every error says `line:col: message`.
+/// let err = parse("create 2\nwrite * soon\n").unwrap_err();
+/// assert_eq!((err.0[0].line, err.0[0].col), (2, 9));
+/// assert!(err.to_string().starts_with("2:9: "));
+/// ```
 pub fn parse(text: &str) -> Result<Scenario, Errors> {
     let scenario = parse_syntax(text)?;
     crate::check::check(&scenario, Some(text))?;
