@@ -1,10 +1,14 @@
 //! `lab-server bench`: what the kvm backend costs on top of KVM itself.
 //!
 //! The same 8-vCPU QEMU-like scenario (create 8, write 0 to every TSC twice,
-//! run each vCPU once) is timed three ways in one process: as the bare
-//! sequence of ioctls (the floor), through the backend untraced, and through
-//! the backend reading the kernel's tracepoints. Medians; the ratios to the
-//! bare sequence are the figures that matter.
+//! run each vCPU once) is timed four ways in one process, interleaved: as the
+//! bare sequence of ioctls (the floor), the bare ioctls on a thread whose
+//! perf ring is open and drained after every step (what the kernel's view
+//! costs at the least), through the backend untraced, and through the backend
+//! reading the kernel's events. All on one thread, whose perf events are
+//! turned off for the untraced runs (they would otherwise pay for events
+//! nobody reads). Medians; the ratios to the bare sequence are the figures
+//! that matter, with the spread of the per-round ratio.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +17,7 @@ use kvm_ioctls::{Kvm, VcpuExit};
 use scenarios::trace::HostReport;
 
 use crate::kvm::backend::{Vm, prepare};
-use crate::kvm::tracefs::Handle;
+use crate::kvm::perf::{self, Handle};
 use crate::kvm::{KvmBackend, LIMITS};
 
 /// Medians, in microseconds.
@@ -24,10 +28,22 @@ pub struct Figures {
     pub set_msrs_us: f64,
     pub run_us: f64,
     pub raw_scenario_us: f64,
-    /// The bare ioctls plus one bare trace read per step.
+    /// The bare ioctls with the thread's perf ring open, drained after every step.
     pub raw_traced_us: f64,
     pub untraced_us: f64,
     pub traced_us: f64,
+    /// traced / bare, round by round: the 25th, 50th and 75th percentiles.
+    pub traced_ratio: [f64; 3],
+}
+
+/// The 25th, 50th and 75th percentiles of `v`.
+fn quartiles(mut v: Vec<f64>) -> [f64; 3] {
+    if v.is_empty() {
+        return [f64::NAN; 3];
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    [at(0.25), at(0.5), at(0.75)]
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
@@ -44,13 +60,13 @@ fn tsc_msr(data: u64) -> kvm_bindings::Msrs {
     .expect("one MSR")
 }
 
-/// The scenario as bare ioctls: no bookkeeping, no events; with `trace`, one
-/// bare read of the trace after every step (what reading the kernel's view
-/// costs at the least).
+/// The scenario as bare ioctls: no bookkeeping; with `trace` (the calling
+/// thread's ring), the ring drained and decoded after every step (what
+/// reading the kernel's view costs at the least).
 fn raw_scenario(kvm: &Kvm, n: u64, trace: Option<Handle>) -> Result<Duration, String> {
     let read = || -> Result<(), String> {
         if let Some(h) = trace {
-            h.read_raw().map_err(|err| format!("trace_pipe: {err}"))?;
+            std::hint::black_box(h.drain());
         }
         Ok(())
     };
@@ -107,11 +123,11 @@ pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
         run_t.push(t.elapsed());
         vm.vcpus.push(v);
     }
-    let trace = crate::kvm::tracefs::this_thread().ok();
     let mut raw = vec![];
     let mut raw_traced = vec![];
     let mut untraced = vec![];
     let mut traced = vec![];
+    let mut ratio = vec![];
     let s = scenarios::parse("create 8\nwrite * 0\nwrite * 0\nrun *\n")
         .map_err(|err| err.to_string())?;
     let backend_run = |trace: bool| -> Result<Duration, String> {
@@ -125,14 +141,26 @@ pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
         drop(b);
         Ok(t.elapsed())
     };
-    // Interleaved, so that a slow moment of the machine hits all three alike.
-    for _ in 0..reps {
-        raw.push(raw_scenario(&kvm, 8, None)?);
-        if trace.is_some() {
-            raw_traced.push(raw_scenario(&kvm, 8, trace)?);
+    let ring = perf::this_thread().ok();
+    let traced_on = |on: bool| -> Result<(), String> {
+        match &ring {
+            Some(h) => h.set_enabled(on).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
+    };
+    // Interleaved, so that a slow moment of the machine hits all four alike.
+    for _ in 0..reps {
+        traced_on(false)?;
+        let bare = raw_scenario(&kvm, 8, None)?;
+        raw.push(bare);
         untraced.push(backend_run(false)?);
-        traced.push(backend_run(true)?);
+        traced_on(true)?;
+        if ring.is_some() {
+            raw_traced.push(raw_scenario(&kvm, 8, ring)?);
+        }
+        let t = backend_run(true)?;
+        traced.push(t);
+        ratio.push(t.as_secs_f64() / bare.as_secs_f64());
     }
     Ok(Figures {
         create_vm_us: median(vm_t),
@@ -147,5 +175,6 @@ pub fn measure(host: &HostReport, reps: usize) -> Result<Figures, String> {
         },
         untraced_us: median(untraced),
         traced_us: median(traced),
+        traced_ratio: quartiles(ratio),
     })
 }

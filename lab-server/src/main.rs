@@ -230,6 +230,5 @@ fn main() -> ExitCode {
         Command::Show { name } => cmd::show::run(&mut out, &name),
     };
     let flushed = out.flush();
-    lab_server::kvm::shutdown();
     cmd::exit_code(result.and(flushed.map_err(Fail::from)))
 }

@@ -376,6 +376,12 @@ pub struct HostReport {
     /// Why the tracepoints cannot be read, and how to fix it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing_problem: Option<String>,
+    /// The kernel events read, with their tracepoint ids (`kvm_track_tsc (81)`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace_events: Vec<String>,
+    /// How they are read, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_reader: Option<String>,
     /// KVM_CAP_MAX_VCPUS of the host kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vcpus: Option<u32>,

@@ -27,8 +27,9 @@ use scenarios::trace::{
 use scenarios::{Backend, HostConfig, HostTime, Limits, Stamp, StepCtx, StepError, Timing};
 
 use super::error::KvmError;
+use super::format::Record;
+use super::perf::{self, Handle, Losses};
 use super::sys::{self, GuestMemory, MSR_IA32_TSC, MSR_KVM_SYSTEM_TIME_NEW};
-use super::tracefs::{self, Handle, Record};
 use super::watchdog::Watchdog;
 
 /// Bounds for scenarios run on real KVM (they may come from anyone): 64
@@ -136,15 +137,16 @@ struct KernelView {
     /// write (`last_tsc_khz`): a write at another rate never matches.
     khz: Vec<u32>,
     last_khz: u32,
+    /// `use_master_clock` as the last event said it (`kvm_track_tsc` prints
+    /// the stored value, `kvm_update_master_clock` the new one).
+    master: Option<bool>,
 }
 
 /// A VM on real KVM, driven step by step.
 #[derive(Debug)]
 pub struct KvmBackend {
     vm: Vm,
-    _kvm: Kvm,
     trace: Option<Handle>,
-    tid: i32,
     thread: libc::pthread_t,
     host: HostReport,
     tsc_khz: u32,
@@ -154,8 +156,9 @@ pub struct KvmBackend {
     waited: Duration,
     view: KernelView,
     pvclock_version: Vec<u32>,
-    /// Trace events lost before this run began (the count is per instance).
-    overruns_at_start: u64,
+    /// What the thread's ring had lost before this run began (the counts
+    /// are the ring's, kept for the thread's life).
+    losses_at_start: Losses,
 }
 
 /// A failed ioctl, as a step error that keeps its errno.
@@ -171,7 +174,7 @@ fn now() -> HostTime {
 }
 
 impl KvmBackend {
-    /// Creates the VM and its memory, traced when tracefs allows.
+    /// Creates the VM and its memory, traced when perf and tracefs allow.
     pub fn new(host: HostReport, limits: Limits) -> Result<Self, KvmError> {
         Self::with_tracing(host, limits, true)
     }
@@ -179,28 +182,26 @@ impl KvmBackend {
     /// As [`KvmBackend::new`]; `trace: false` leaves tracepoints unread (for
     /// measuring what tracing costs).
     pub fn with_tracing(host: HostReport, limits: Limits, trace: bool) -> Result<Self, KvmError> {
-        let kvm = super::host::open_kvm()?;
+        let kvm = super::host::kvm()?;
         let tsc_khz = host
             .tsc_khz
             .ok_or_else(|| KvmError::Unavailable("KVM_GET_TSC_KHZ failed on this host".into()))?;
-        let tid = sys::gettid();
         sys::install_kick_handler();
         // Trace first, so that even the VM's creation is seen.
         let trace = if trace {
-            tracefs::this_thread().ok()
+            perf::this_thread().ok()
         } else {
             None
         };
+        // What the thread raised before this run is not this run's.
         if let Some(t) = &trace {
-            t.drain().map_err(|e| KvmError::io("trace_pipe", &e))?;
+            t.drain();
         }
         let start = now();
-        let vm = Vm::new(&kvm)?;
+        let vm = Vm::new(kvm)?;
         Ok(KvmBackend {
             vm,
-            _kvm: kvm,
             trace,
-            tid,
             thread: sys::pthread_self(),
             host,
             tsc_khz,
@@ -210,11 +211,7 @@ impl KvmBackend {
             waited: Duration::ZERO,
             view: KernelView::default(),
             pvclock_version: Vec::new(),
-            overruns_at_start: 0,
-        })
-        .map(|mut b: KvmBackend| {
-            b.overruns_at_start = b.trace.as_ref().map_or(0, Handle::overruns);
-            b
+            losses_at_start: trace.as_ref().map(Handle::losses).unwrap_or_default(),
         })
     }
 
@@ -274,11 +271,12 @@ impl KvmBackend {
     }
 
     fn same_thread(&self) -> Result<(), StepError> {
-        if sys::gettid() == self.tid {
+        // pthread_self reads thread-local memory: no system call per step.
+        if sys::pthread_self() == self.thread {
             Ok(())
         } else {
             Err(StepError::refused(
-                "a KVM backend must be driven from the thread that created it (its trace filter follows that thread)",
+                "a KVM backend must be driven from the thread that created it (its trace follows that thread)",
             ))
         }
     }
@@ -294,16 +292,30 @@ impl KvmBackend {
         }
     }
 
-    fn drain(&self) -> Result<Vec<Record>, StepError> {
-        match &self.trace {
-            Some(t) => t
-                .drain()
-                .map_err(|e| StepError::from(KvmError::io("trace_pipe", &e))),
-            None => Ok(Vec::new()),
+    /// The kernel's records of this thread since the last step.
+    fn drain(&mut self) -> Result<Vec<Record>, StepError> {
+        let Some(t) = &self.trace else {
+            return Ok(Vec::new());
+        };
+        let records: Vec<Record> = t.drain().into_iter().map(|s| s.record).collect();
+        for r in &records {
+            match r {
+                Record::TrackTsc { masterclock, .. }
+                | Record::UpdateMasterClock { masterclock, .. } => {
+                    self.view.master = Some(*masterclock)
+                }
+                _ => {}
+            }
         }
+        Ok(records)
     }
 
+    /// `use_master_clock` now: as the kernel's events last said it, or,
+    /// untraced, KVM_GET_CLOCK's KVM_CLOCK_TSC_STABLE flag (which reports it).
     fn master_clock(&self) -> Result<bool, StepError> {
+        if let Some(m) = self.view.master.filter(|_| self.traced()) {
+            return Ok(m);
+        }
         let c = self.vm.fd.get_clock().map_err(|e| os("KVM_GET_CLOCK", e))?;
         Ok(c.flags & KVM_CLOCK_TSC_STABLE != 0)
     }
@@ -411,8 +423,11 @@ impl KvmBackend {
         }
         let (Some(next), Some((_, nr, _))) = (next, track) else {
             if self.traced() {
-                return Err(StepError::Unexpected(format!(
-                    "the kernel traced no kvm_track_tsc/kvm_write_tsc_offset for vCPU {v} (trace buffer overrun?)"
+                return Err(StepError::Unexpected(self.missing(
+                    v,
+                    next.is_none(),
+                    track.is_none(),
+                    records,
                 )));
             }
             return Ok(ev);
@@ -481,12 +496,42 @@ impl KvmBackend {
         (version, flags)
     }
 
-    /// Events lost because the trace buffer filled up.
+    /// Events the kernel dropped from this run's ring, because it was full.
     pub fn overruns(&self) -> u64 {
-        self.trace
-            .as_ref()
-            .map_or(0, Handle::overruns)
-            .saturating_sub(self.overruns_at_start)
+        self.losses().lost
+    }
+
+    /// What this run's ring dropped or could not decode.
+    fn losses(&self) -> Losses {
+        let now = self.trace.as_ref().map(Handle::losses).unwrap_or_default();
+        Losses {
+            lost: now.lost.saturating_sub(self.losses_at_start.lost),
+            undecodable: now
+                .undecodable
+                .saturating_sub(self.losses_at_start.undecodable),
+        }
+    }
+
+    /// Which event a write left untraced, and what the reader saw instead.
+    fn missing(&self, v: usize, no_offset: bool, no_track: bool, records: &[Record]) -> String {
+        let events = match (no_offset, no_track) {
+            (true, true) => "no kvm_write_tsc_offset and no kvm_track_tsc",
+            (true, false) => "no kvm_write_tsc_offset",
+            _ => "no kvm_track_tsc",
+        };
+        let seen = if records.is_empty() {
+            "no record at all".to_string()
+        } else {
+            records
+                .iter()
+                .map(|r| format!("{r:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Losses { lost, undecodable } = self.losses();
+        format!(
+            "the kernel traced {events} for vCPU {v}; the reader saw {seen}; the kernel reports {lost} record(s) lost to a full ring, and {undecodable} did not decode"
+        )
     }
 }
 
@@ -729,10 +774,15 @@ impl Backend for KvmBackend {
         let nr = self.view.nr.filter(|_| self.traced());
         let online = n as u32;
         let mut host = self.host.clone();
-        let lost = self.overruns();
+        let Losses { lost, undecodable } = self.losses();
         if lost > 0 {
             host.notes.push(format!(
                 "{lost} trace events were lost to a full buffer: counters may be wrong"
+            ));
+        }
+        if undecodable > 0 {
+            host.notes.push(format!(
+                "{undecodable} trace records did not decode with this kernel's format files"
             ));
         }
         Summary {

@@ -10,7 +10,14 @@ use scenarios::trace::HostReport;
 
 use super::error::KvmError;
 use super::sys::{KVM_CAP_VCPU_ATTRIBUTES, MSR_IA32_TSC};
-use super::tracefs::Tracer;
+
+/// The process's `/dev/kvm`, opened on first use and kept: every VM is
+/// created from it, so a run does not pay for an `open` (the error of a
+/// failed first open is kept too: the device does not come and go).
+pub(crate) fn kvm() -> Result<&'static Kvm, KvmError> {
+    static KVM: std::sync::OnceLock<Result<Kvm, KvmError>> = std::sync::OnceLock::new();
+    KVM.get_or_init(open_kvm).as_ref().map_err(Clone::clone)
+}
 
 /// Opens /dev/kvm (or `LAB_KVM_DEVICE`, for tests), or says plainly why not
 /// and how to fix it.
@@ -86,8 +93,12 @@ fn measure() -> HostReport {
         flavour: flavour(),
         ..HostReport::default()
     };
-    match Tracer::probe() {
-        Ok(()) => r.tracing = true,
+    match super::perf::probe() {
+        Ok(()) => {
+            r.tracing = true;
+            r.trace_events = super::tracefs::events_read();
+            r.trace_reader = Some(super::perf::HOW.to_string());
+        }
         Err(e) => r.tracing_problem = Some(e.0),
     }
     match open_kvm() {

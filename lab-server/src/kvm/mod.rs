@@ -1,11 +1,15 @@
 //! Real KVM: the `kvm` backend, the host report, and the kernel's tracepoints.
 //!
-//! This module (and only this one) talks to `/dev/kvm`; its `unsafe` code is
-//! confined to [`sys`] and to the memory-region call in [`backend`].
+//! This module (and only this one) talks to `/dev/kvm` and perf; its
+//! `unsafe` code is confined to `sys` (guest memory, device attributes,
+//! signals), `perf` (the system call and the ring) and the memory-region call
+//! in [`backend`], each block with its reason.
 
 pub mod backend;
 mod error;
+pub mod format;
 pub mod host;
+pub(crate) mod perf;
 mod sys;
 pub mod tracefs;
 mod watchdog;
@@ -39,7 +43,19 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
-/// Removes the process's tracefs instance (call once, at exit).
-pub fn shutdown() {
-    tracefs::Tracer::shutdown();
+/// Opens the calling thread's perf ring now, if tracing works here: a runner
+/// thread's ring is part of the server's baseline, not of its first run.
+pub fn prepare_thread() {
+    let _ = perf::this_thread();
+}
+
+/// This process's perf event fds (for leak checks): the TSC events' rings.
+pub fn perf_fds() -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|t| t.to_string_lossy() == "anon_inode:[perf_event]")
+        .count()
 }

@@ -27,11 +27,12 @@ pub(crate) fn host(out: &mut impl Write, r: &HostReport) -> io::Result<()> {
     writeln!(out, "KVM flavour       {}", r.flavour)?;
     writeln!(out, "offsets honoured  {}", yesno(r.offsets_honoured))?;
     match &r.tracing_problem {
-        None => writeln!(
-            out,
-            "tracing           yes (kvm:{})",
-            lab_server::kvm::tracefs::EVENTS.join(", ")
-        )?,
+        None => {
+            writeln!(out, "tracing           yes: {}", r.trace_events.join(", "))?;
+            if let Some(how) = &r.trace_reader {
+                writeln!(out, "                  read by {how}")?;
+            }
+        }
         Some(p) => writeln!(out, "tracing           no: {p}")?,
     }
     writeln!(out, "max vCPUs         {}", opt(r.max_vcpus))?;

@@ -96,10 +96,6 @@ pub struct AppState {
 /// Builds the app (used by `serve` and by tests without a socket).
 pub fn app(config: Config) -> (Router, Arc<AppState>) {
     let host = crate::kvm::host::report();
-    if host.kvm_usable {
-        // Set tracing up now: its instance and pipe are the server's baseline.
-        let _ = crate::kvm::tracefs::Tracer::get();
-    }
     let runs = runs::Runs::start(
         config.runners,
         config.queue,
@@ -144,7 +140,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    crate::kvm::shutdown();
     Ok(())
 }
 

@@ -269,6 +269,9 @@ impl Runs {
             std::thread::Builder::new()
                 .name(format!("runner-{i}"))
                 .spawn(move || {
+                    if runs.host.kvm_usable {
+                        crate::kvm::prepare_thread();
+                    }
                     loop {
                         let job = {
                             let rx = rx.lock().unwrap_or_else(|p| p.into_inner());

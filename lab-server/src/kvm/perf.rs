@@ -1,0 +1,399 @@
+//! The kernel's TSC events of one thread, read as binary records from a perf
+//! ring.
+//!
+//! `perf_event_open(PERF_TYPE_TRACEPOINT, config = the event's id, pid = a
+//! thread, cpu = -1)` for each of [`format::EVENTS`], all writing into the
+//! ring of the first (`PERF_EVENT_IOC_SET_OUTPUT`). Each sample is
+//! `PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW`: who raised it, when
+//! (CLOCK_MONOTONIC_RAW, the clock the backend stamps its steps with), and the
+//! tracepoint's own binary record, decoded with its `format` file.
+//!
+//! Why perf and not tracefs: the events are per thread by construction (no
+//! shared filter, nothing global to set, nothing left in the kernel when the
+//! fds close — even on SIGKILL); the records are binary, so no global trace
+//! option (`record-tgid`, `trace_clock`, `context-info`, …) changes what is
+//! read; another tracer of the same events gets its own copy; the thread id
+//! is the caller's own, so a PID namespace changes nothing; and reading a step's
+//! events is a few loads from shared memory, not a system call. The kernel
+//! counts what a full ring drops (`PERF_RECORD_LOST`), so a loss is reported,
+//! never guessed.
+//!
+//! The `unsafe` here is the system call, the `mmap` of the ring and the reads
+//! of it, each with its reason.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{Ordering, fence};
+
+use perf_event_open_sys as sys;
+use sys::bindings::{perf_event_attr, perf_event_header, perf_event_mmap_page};
+
+use super::error::KvmError;
+use super::format::{Decoder, Record};
+use super::tracefs::{self, Unavailable};
+
+/// Data pages of a thread's ring: 64 KiB, some 900 samples — a step raises a
+/// handful, and the ring is emptied after every step.
+const DATA_PAGES: usize = 16;
+
+/// One event the kernel raised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Sample {
+    /// The process (thread group) that raised it, in the reader's PID namespace.
+    pub(crate) pid: u32,
+    /// The thread.
+    pub(crate) tid: u32,
+    /// CLOCK_MONOTONIC_RAW, in ns.
+    pub(crate) time: u64,
+    /// The event.
+    pub(crate) record: Record,
+}
+
+/// What a drain found that is not a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Losses {
+    /// Samples the kernel dropped because the ring was full (`PERF_RECORD_LOST`).
+    pub(crate) lost: u64,
+    /// Records that did not decode (truncated, or of an unknown type).
+    pub(crate) undecodable: u64,
+}
+
+/// The perf ring of one thread's TSC events.
+#[derive(Debug)]
+pub(crate) struct Ring {
+    /// One fd per event; the first owns the ring, the others write into it.
+    _fds: Vec<OwnedFd>,
+    /// The mapping: one metadata page, then `data_size` bytes of ring.
+    page: NonNull<perf_event_mmap_page>,
+    len: usize,
+    data_offset: usize,
+    data_size: usize,
+    /// A record that wraps around the end of the ring, made whole.
+    scratch: Vec<u8>,
+    losses: Losses,
+}
+
+// SAFETY: the mapping is owned by this value alone; the kernel writes to it
+// from whichever thread raises the events, never through this value, so
+// moving the owner to another thread changes nothing.
+unsafe impl Send for Ring {}
+
+/// The call that failed, with its errno.
+fn os(call: &'static str) -> KvmError {
+    KvmError::io(call, &io::Error::last_os_error())
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(p).unwrap_or(4096)
+}
+
+/// `perf_event_open` for one tracepoint of `tid`.
+fn open_one(id: u32, tid: i32) -> Result<OwnedFd, KvmError> {
+    let mut attr = perf_event_attr {
+        type_: sys::bindings::PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<perf_event_attr>() as u32,
+        config: u64::from(id),
+        sample_type: u64::from(
+            sys::bindings::PERF_SAMPLE_TID
+                | sys::bindings::PERF_SAMPLE_TIME
+                | sys::bindings::PERF_SAMPLE_RAW,
+        ),
+        clockid: libc::CLOCK_MONOTONIC_RAW,
+        ..perf_event_attr::default()
+    };
+    attr.__bindgen_anon_1.sample_period = 1;
+    attr.set_use_clockid(1);
+    // Enabled from the start: the events of the thread's next ioctl are kept.
+    attr.set_disabled(0);
+    // SAFETY: `attr` is a fully initialised perf_event_attr of its own size
+    // that the kernel only reads during the call; it asks for samples of a
+    // tracepoint of one thread, which touches nothing of this process.
+    let fd = unsafe {
+        sys::perf_event_open(
+            &mut attr,
+            tid,
+            -1,
+            -1,
+            libc::c_ulong::from(sys::bindings::PERF_FLAG_FD_CLOEXEC),
+        )
+    };
+    if fd < 0 {
+        return Err(os("perf_event_open"));
+    }
+    // SAFETY: `fd` was just returned by the kernel and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Ring {
+    /// Opens the events of `decoder` for thread `tid` (the caller's own thread
+    /// id, as `gettid` gives it) and maps their ring.
+    pub(crate) fn open(decoder: &Decoder, tid: i32) -> Result<Ring, KvmError> {
+        let fds = decoder
+            .ids()
+            .map(|id| open_one(id, tid))
+            .collect::<Result<Vec<OwnedFd>, _>>()?;
+        let Some(first) = fds.first() else {
+            return Err(KvmError::Unavailable("no event to trace".into()));
+        };
+        let page = page_size();
+        let len = page * (1 + DATA_PAGES);
+        // SAFETY: a shared mapping of a perf fd of 1 + 2^n pages, as
+        // perf_event_open(2) requires; the kernel owns its layout, and the
+        // mapping lives until `Drop` unmaps it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                first.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(os("mmap of the perf ring"));
+        }
+        let page_ptr = NonNull::new(ptr.cast::<perf_event_mmap_page>())
+            .ok_or_else(|| KvmError::Unavailable("mmap of the perf ring returned NULL".into()))?;
+        // SAFETY: the first page of the mapping is the kernel's
+        // perf_event_mmap_page; these two fields are set once, before mmap returns.
+        let (data_offset, data_size) = unsafe {
+            let p = page_ptr.as_ptr();
+            (
+                std::ptr::read_volatile(&raw const (*p).data_offset),
+                std::ptr::read_volatile(&raw const (*p).data_size),
+            )
+        };
+        // Kernels before 4.1 leave both 0: the data follows the first page.
+        let (data_offset, data_size) = match (data_offset, data_size) {
+            (0, 0) => (page, page * DATA_PAGES),
+            (o, s) => (o as usize, s as usize),
+        };
+        let mut ring = Ring {
+            _fds: Vec::new(),
+            page: page_ptr,
+            len,
+            data_offset,
+            data_size,
+            scratch: Vec::new(),
+            losses: Losses::default(),
+        };
+        // The others write into the first's ring, which must be mapped first.
+        for fd in &fds[1..] {
+            // SAFETY: both are perf event fds of the same task and CPU (-1)
+            // and clock; SET_OUTPUT only redirects this event's samples into
+            // the first event's (mapped) ring, and takes the fd by value.
+            let r = unsafe { sys::ioctls::SET_OUTPUT(fd.as_raw_fd(), first.as_raw_fd()) };
+            if r < 0 {
+                // `ring` unmaps as it drops; the fds close with `fds`.
+                return Err(os("PERF_EVENT_IOC_SET_OUTPUT"));
+            }
+        }
+        ring._fds = fds;
+        Ok(ring)
+    }
+
+    /// Turns the events on or off (PERF_EVENT_IOC_ENABLE / _DISABLE): while
+    /// off, the kernel writes nothing for this thread.
+    fn set_enabled(&self, on: bool) -> Result<(), KvmError> {
+        for fd in &self._fds {
+            // SAFETY: a perf event fd this ring owns; ENABLE and DISABLE take
+            // a flags word (0: this event only) and touch nothing of ours.
+            let r = unsafe {
+                if on {
+                    sys::ioctls::ENABLE(fd.as_raw_fd(), 0)
+                } else {
+                    sys::ioctls::DISABLE(fd.as_raw_fd(), 0)
+                }
+            };
+            if r < 0 {
+                return Err(os(if on {
+                    "PERF_EVENT_IOC_ENABLE"
+                } else {
+                    "PERF_EVENT_IOC_DISABLE"
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// What was dropped or unreadable since the ring was opened.
+    pub(crate) fn losses(&self) -> Losses {
+        self.losses
+    }
+
+    /// Takes every record the kernel has written so far, in order.
+    pub(crate) fn drain(&mut self, decoder: &Decoder, out: &mut Vec<Sample>) {
+        let p = self.page.as_ptr();
+        // SAFETY: `data_head` is written by the kernel; a volatile read of
+        // the aligned u64, then an acquire fence, orders our reads of the
+        // records after it, as perf_event_open(2) prescribes.
+        let head = unsafe { std::ptr::read_volatile(&raw const (*p).data_head) };
+        fence(Ordering::Acquire);
+        // SAFETY: `data_tail` is ours to read and write.
+        let mut tail = unsafe { std::ptr::read_volatile(&raw const (*p).data_tail) };
+        let mut buf = std::mem::take(&mut self.scratch);
+        while tail < head {
+            self.read_into(tail, std::mem::size_of::<perf_event_header>(), &mut buf);
+            let ty = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            let size = usize::from(u16::from_le_bytes([buf[6], buf[7]]));
+            if size < 8 || (size as u64) > head - tail {
+                // A record the kernel cannot have written: drop the rest.
+                self.losses.undecodable += 1;
+                tail = head;
+                break;
+            }
+            self.read_into(tail + 8, size - 8, &mut buf);
+            match ty {
+                sys::bindings::PERF_RECORD_SAMPLE => match parse_sample(&buf, decoder) {
+                    Some(s) => out.push(s),
+                    None => self.losses.undecodable += 1,
+                },
+                sys::bindings::PERF_RECORD_LOST => {
+                    // struct { u64 id; u64 lost; }
+                    if let Some(lost) = buf.get(8..16) {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(lost);
+                        self.losses.lost += u64::from_le_bytes(b);
+                    }
+                }
+                _ => {}
+            }
+            tail += size as u64;
+        }
+        self.scratch = buf;
+        fence(Ordering::Release);
+        // SAFETY: writing `data_tail` hands the space back to the kernel,
+        // after the release fence that orders our reads before it.
+        unsafe { std::ptr::write_volatile(&raw mut (*p).data_tail, tail) };
+    }
+
+    /// `n` bytes of the ring at stream position `at`, made contiguous in `buf`.
+    fn read_into(&self, at: u64, n: usize, buf: &mut Vec<u8>) {
+        let start = (at % self.data_size as u64) as usize;
+        let n = n.min(self.data_size);
+        // SAFETY: the data area is `data_size` bytes at `data_offset` inside
+        // the mapping, which lives as long as `self`; the kernel does not
+        // write the bytes between tail and head until we move the tail.
+        let data = unsafe {
+            std::slice::from_raw_parts(
+                self.page.as_ptr().cast::<u8>().add(self.data_offset),
+                self.data_size,
+            )
+        };
+        buf.clear();
+        if start + n <= self.data_size {
+            buf.extend_from_slice(&data[start..start + n]);
+        } else {
+            buf.extend_from_slice(&data[start..]);
+            buf.extend_from_slice(&data[..n - (self.data_size - start)]);
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `open`, once; nothing
+        // borrows it past `self`. The fds close after, with the fields.
+        unsafe { libc::munmap(self.page.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A `PERF_RECORD_SAMPLE` body of `TID | TIME | RAW`:
+/// `u32 pid, tid; u64 time; u32 size; u8 raw[size]`.
+pub(crate) fn parse_sample(body: &[u8], decoder: &Decoder) -> Option<Sample> {
+    let u32_at = |i: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(body.get(i..i + 4)?.try_into().ok()?))
+    };
+    let pid = u32_at(0)?;
+    let tid = u32_at(4)?;
+    let time = u64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
+    let size = u32_at(16)? as usize;
+    let raw = body.get(20..20usize.checked_add(size)?)?;
+    let record = decoder.decode(raw).ok()?;
+    Some(Sample {
+        pid,
+        tid,
+        time,
+        record,
+    })
+}
+
+thread_local! {
+    /// This thread's ring, opened on first use and kept until the thread
+    /// ends: four `perf_event_open`s and an `mmap` per scenario would cost
+    /// more than a small scenario. It reads nothing of other threads.
+    static RING: std::cell::RefCell<Option<Ring>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Whether this process can read the TSC events: the format files decode and
+/// a ring opens (and closes again at once).
+pub(crate) fn probe() -> Result<(), Unavailable> {
+    let decoder = tracefs::decoder()?;
+    Ring::open(decoder, super::sys::gettid())
+        .map(drop)
+        .map_err(|e| open_error(&e))
+}
+
+fn open_error(e: &KvmError) -> Unavailable {
+    Unavailable(match e.errno() {
+        Some(libc::EACCES | libc::EPERM) => format!(
+            "perf_event_open on the kvm tracepoints was refused ({e}): run as root, or with CAP_PERFMON, or lower /proc/sys/kernel/perf_event_paranoid"
+        ),
+        _ => format!("the kvm tracepoints cannot be read through perf: {e}"),
+    })
+}
+
+/// How the events are read, for the host report.
+pub(crate) const HOW: &str = "perf_event_open per runner thread (PERF_TYPE_TRACEPOINT, PERF_SAMPLE_RAW), binary records decoded with each event's events/kvm/<event>/format";
+
+/// The calling thread's TSC events, opening its ring on first use.
+pub(crate) fn this_thread() -> Result<Handle, Unavailable> {
+    let decoder = tracefs::decoder()?;
+    RING.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.is_none() {
+            let tid = super::sys::gettid();
+            let ring = Ring::open(decoder, tid).map_err(|e| open_error(&e))?;
+            *r = Some(ring);
+        }
+        Ok(Handle { decoder })
+    })
+}
+
+/// A thread's access to its own ring. Use it on the thread that made it
+/// (the kvm backend checks that before every step).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Handle {
+    decoder: &'static Decoder,
+}
+
+impl Handle {
+    /// The events raised since the last drain, in order.
+    pub(crate) fn drain(&self) -> Vec<Sample> {
+        let mut out = Vec::new();
+        RING.with(|r| {
+            if let Some(ring) = r.borrow_mut().as_mut() {
+                ring.drain(self.decoder, &mut out);
+            }
+        });
+        out
+    }
+
+    /// Turns this thread's events off (`false`) or back on: the benchmark's
+    /// untraced runs must not pay for events nobody reads.
+    pub(crate) fn set_enabled(&self, on: bool) -> Result<(), KvmError> {
+        RING.with(|r| match r.borrow().as_ref() {
+            Some(ring) => ring.set_enabled(on),
+            None => Ok(()),
+        })
+    }
+
+    /// What this thread's ring dropped or could not decode, since it opened.
+    pub(crate) fn losses(&self) -> Losses {
+        RING.with(|r| r.borrow().as_ref().map(Ring::losses).unwrap_or_default())
+    }
+}
