@@ -30,6 +30,7 @@ pub(super) fn logic(p: &AtProps) -> Html {
     }
 }
 
+/// The CSS class of a count mark (`analysis::count_mark`).
 pub(super) fn mark_class(mark: &str) -> &'static str {
     match mark {
         "+1 again" | "stale gen" => "lab-mark-bug",
