@@ -359,6 +359,144 @@ impl Notebook {
     }
 }
 
+/// The edits the notebook page makes. An id no cell has changes nothing.
+impl Notebook {
+    /// What "New" opens: a text cell and a small scenario to start from.
+    pub fn untitled() -> Notebook {
+        let mut nb = Notebook::new("Untitled notebook");
+        nb.push(CellKind::Markdown {
+            text: "# Notes\n\nWrite here.".into(),
+        });
+        nb.push(CellKind::new_scenario());
+        nb
+    }
+
+    /// Replaces the text of cell `id` (markdown or scenario).
+    pub fn set_text(&mut self, id: u32, text: String) {
+        if let Some(c) = self.cells.iter_mut().find(|c| c.id == id) {
+            match &mut c.kind {
+                CellKind::Markdown { text: t } | CellKind::Scenario { text: t, .. } => *t = text,
+            }
+        }
+    }
+
+    /// Sets the backends of scenario cell `id`.
+    pub fn set_backends(&mut self, id: u32, chosen: Vec<BackendId>) {
+        if let Some(c) = self.cells.iter_mut().find(|c| c.id == id)
+            && let CellKind::Scenario { backends, .. } = &mut c.kind
+        {
+            *backends = chosen;
+        }
+    }
+
+    /// Moves cell `id` by `by` places, unless that leaves the notebook.
+    pub fn move_cell(&mut self, id: u32, by: i32) {
+        if let Some(i) = self.cells.iter().position(|c| c.id == id) {
+            let j = i as i64 + i64::from(by);
+            if (0..self.cells.len() as i64).contains(&j) {
+                self.cells.swap(i, j as usize);
+            }
+        }
+    }
+
+    pub fn delete(&mut self, id: u32) {
+        self.cells.retain(|c| c.id != id);
+    }
+
+    /// Inserts a new cell at position `at` (at the end when past it).
+    pub fn insert(&mut self, at: usize, kind: CellKind) {
+        let id = self.next_id();
+        let at = at.min(self.cells.len());
+        self.cells.insert(at, Cell { id, kind });
+    }
+}
+
+impl CellKind {
+    /// A new text cell.
+    pub fn new_markdown() -> CellKind {
+        CellKind::Markdown {
+            text: "Write here.".into(),
+        }
+    }
+
+    /// A new scenario cell: two vCPUs, one write each, every backend.
+    pub fn new_scenario() -> CellKind {
+        CellKind::Scenario {
+            text: "create 2\nwrite * 0\nrun *\n".into(),
+            backends: default_backends(),
+            predict: Vec::new(),
+        }
+    }
+}
+
+/// `current` with backend `b` switched on or off, in column order; switching
+/// off the last one leaves it on (a cell runs something).
+pub fn toggle_backend(current: &[BackendId], b: BackendId) -> Vec<BackendId> {
+    let on = current.contains(&b);
+    let mut next: Vec<BackendId> = BackendId::ALL
+        .into_iter()
+        .filter(|x| if *x == b { !on } else { current.contains(x) })
+        .collect();
+    if next.is_empty() {
+        next.push(b);
+    }
+    next
+}
+
+/// The notebook a visit starts with, and what to say about it.
+#[derive(Debug, PartialEq)]
+pub struct Opening {
+    pub notebook: Notebook,
+    pub notice: Option<String>,
+    /// Whether it may be saved as the current notebook at once: not when
+    /// the saved one could not be read (that one is left alone).
+    pub save: bool,
+}
+
+impl Opening {
+    /// From the page's fragment (a shared link), else its `?scenario=`, else
+    /// the notebook saved in this browser, else the welcome notebook.
+    pub fn read(fragment: &str, scenario: Option<&str>, saved: Option<&str>) -> Opening {
+        let open = |notebook, notice: Option<String>| Opening {
+            notebook,
+            notice,
+            save: true,
+        };
+        match Notebook::from_fragment(fragment) {
+            Ok(Some(nb)) => return open(nb, Some("Opened from a shared link.".into())),
+            Ok(None) => {}
+            Err(e) => {
+                return open(
+                    Notebook::welcome(),
+                    Some(format!(
+                        "The link could not be opened: {e}. Showing the welcome notebook."
+                    )),
+                );
+            }
+        }
+        if let Some(name) = scenario {
+            return match Notebook::from_library(name) {
+                Some(nb) => open(nb, None),
+                None => open(
+                    Notebook::welcome(),
+                    Some(format!("There is no library scenario `{name}`.")),
+                ),
+            };
+        }
+        match saved.map(Notebook::from_json) {
+            Some(Ok(nb)) => open(nb, None),
+            Some(Err(e)) => Opening {
+                notebook: Notebook::welcome(),
+                notice: Some(format!(
+                    "Your saved notebook could not be read ({e}); it is left in storage untouched."
+                )),
+                save: false,
+            },
+            None => open(Notebook::welcome(), None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,5 +619,78 @@ mod tests {
         );
         let e = Notebook::from_json("{\"format\": 1,\n \"title\": 3}").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn edits_move_delete_and_insert_cells_by_id() {
+        let mut nb = Notebook::untitled();
+        let (a, b) = (nb.cells[0].id, nb.cells[1].id);
+        nb.move_cell(a, -1);
+        assert_eq!(nb.cells[0].id, a, "the first cell stays first");
+        nb.move_cell(a, 1);
+        assert_eq!((nb.cells[0].id, nb.cells[1].id), (b, a));
+        nb.set_text(a, "new".into());
+        assert_eq!(nb.cells[1].kind, CellKind::Markdown { text: "new".into() });
+        nb.set_backends(a, vec![BackendId::Kvm]);
+        nb.set_backends(b, vec![BackendId::Kvm]);
+        assert!(
+            matches!(&nb.cells[0].kind, CellKind::Scenario { backends, .. } if backends == &[BackendId::Kvm])
+        );
+        nb.insert(99, CellKind::new_markdown());
+        assert_eq!(nb.cells.len(), 3);
+        assert_eq!(nb.cells[2].id, b.max(a) + 1);
+        nb.delete(b);
+        assert!(nb.cells.iter().all(|c| c.id != b));
+    }
+
+    #[test]
+    fn toggling_the_last_backend_off_leaves_it_on() {
+        let both = [BackendId::Linux317, BackendId::Linux314];
+        assert_eq!(
+            toggle_backend(&both, BackendId::Kvm),
+            vec![BackendId::Linux314, BackendId::Linux317, BackendId::Kvm]
+        );
+        assert_eq!(
+            toggle_backend(&both, BackendId::Linux314),
+            vec![BackendId::Linux317]
+        );
+        assert_eq!(
+            toggle_backend(&[BackendId::Kvm], BackendId::Kvm),
+            vec![BackendId::Kvm]
+        );
+    }
+
+    #[test]
+    fn a_visit_opens_the_link_then_the_library_then_the_saved_notebook() {
+        let saved = Notebook::untitled().to_json();
+        let link = format!("#{}", Notebook::untitled().to_fragment());
+        let o = Opening::read(&link, Some("qemu-2.0-boot-2"), Some(&saved));
+        assert_eq!(o.notebook, Notebook::untitled());
+        assert_eq!(o.notice.as_deref(), Some("Opened from a shared link."));
+        let o = Opening::read("#nb=!!", None, None);
+        assert!(
+            o.notice
+                .unwrap()
+                .starts_with("The link could not be opened")
+        );
+        let o = Opening::read("", Some("qemu-2.0-boot-2"), Some(&saved));
+        assert_eq!(
+            o.notebook,
+            Notebook::from_library("qemu-2.0-boot-2").unwrap()
+        );
+        let o = Opening::read("", Some("nope"), None);
+        assert_eq!(
+            o.notice.as_deref(),
+            Some("There is no library scenario `nope`.")
+        );
+        let o = Opening::read("", None, Some(&saved));
+        assert_eq!(
+            (o.notebook, o.notice, o.save),
+            (Notebook::untitled(), None, true)
+        );
+        let o = Opening::read("", None, Some("{"));
+        assert!(!o.save, "an unreadable saved notebook is left alone");
+        assert_eq!(o.notebook, Notebook::welcome());
+        assert_eq!(Opening::read("", None, None).notebook, Notebook::welcome());
     }
 }

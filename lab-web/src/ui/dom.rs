@@ -176,11 +176,11 @@ pub(crate) fn token() -> Option<String> {
     match raw {
         Some(t) => {
             if let Some(s) = &session {
-                let _ = s.set_item("tsclab.token", &t);
+                let _ = s.set_item(crate::keys::TOKEN, &t);
             }
             Some(t)
         }
-        None => session?.get_item("tsclab.token").ok().flatten(),
+        None => session?.get_item(crate::keys::TOKEN).ok().flatten(),
     }
 }
 

@@ -1,0 +1,66 @@
+//! The notebook's header: its title and the toolbar.
+
+use yew::prelude::*;
+
+use super::doc::Edit;
+use super::{Page, files, theme};
+use crate::notebook::Notebook;
+
+/// Opens the chosen library scenario in place of the notebook.
+fn on_library(page: &Page) -> Callback<Event> {
+    let (d, notice) = (page.doc.dispatcher(), page.notice.clone());
+    Callback::from(move |e: Event| {
+        if let Some(s) = e.target_dyn_into::<web_sys::HtmlSelectElement>() {
+            let name = s.value();
+            if let Some(nb) = Notebook::from_library(&name) {
+                d.dispatch(Edit::Replace(nb));
+                notice.set(Some(format!("Opened library scenario `{name}`. Your previous notebook was replaced; use “Save file” first to keep one.")));
+            }
+            s.set_value("");
+        }
+    })
+}
+
+pub(super) fn header(page: &Page) -> Html {
+    let d = page.doc.dispatcher();
+    let replace = |nb: fn() -> Notebook| {
+        let d = d.clone();
+        Callback::from(move |_: MouseEvent| d.dispatch(Edit::Replace(nb())))
+    };
+    let on_title = {
+        let d = d.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(i) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                d.dispatch(Edit::Title(i.value()));
+            }
+        })
+    };
+    let projector = &page.projector;
+    let on_projector = {
+        let projector = projector.clone();
+        Callback::from(move |_: MouseEvent| projector.set(!*projector))
+    };
+    html! {
+        <header class="lab-header">
+            <input class="lab-title" aria-label="notebook title" value={page.doc.nb.title.clone()} oninput={on_title} />
+            <nav class="lab-toolbar" aria-label="notebook">
+                <select class="lab-library" aria-label="open a library scenario" onchange={on_library(page)}>
+                    <option value="" selected=true>{ "Library…" }</option>
+                    { for scenarios::library::LIBRARY.iter().map(|e| html! {
+                        <option value={e.name}>{ e.name }</option>
+                    }) }
+                </select>
+                <button onclick={replace(Notebook::welcome)}>{ "Welcome" }</button>
+                <button onclick={replace(Notebook::untitled)}>{ "New" }</button>
+                <label class="lab-file">{ "Open file" }
+                    <input type="file" accept=".json,application/json" onchange={files::on_open(page)} />
+                </label>
+                <button onclick={files::on_save(page)}>{ "Save file" }</button>
+                <button class="lab-share" onclick={files::on_share(page)}>{ "Share link" }</button>
+                <button class="lab-projector-toggle" aria-pressed={projector.to_string()} onclick={on_projector}>{ "Projector" }</button>
+                { theme::toggle(&page.env) }
+                <a href="book/">{ "Book" }</a>
+            </nav>
+        </header>
+    }
+}
