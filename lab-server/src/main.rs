@@ -60,45 +60,9 @@ enum Command {
         json: bool,
     },
     /// Serve the lab: the HTTP API, live streams, the web app and the book.
-    Serve {
-        /// Where to listen; anything but loopback needs a token.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: std::net::SocketAddr,
-        /// The token every API call must carry (also from LAB_TOKEN).
-        #[arg(long, env = "LAB_TOKEN")]
-        token: Option<String>,
-        /// The built site to serve at / and /book/ (default: target/dist when it exists).
-        #[arg(long = "static")]
-        static_dir: Option<std::path::PathBuf>,
-        /// Runner threads, one scenario each at a time (default: one per core).
-        #[arg(long)]
-        runners: Option<usize>,
-        /// Runs waiting for a runner before new ones get 429.
-        #[arg(long, default_value_t = 512)]
-        queue: usize,
-        /// Runs one client may start per minute.
-        #[arg(long, default_value_t = 120)]
-        runs_per_minute: u32,
-        /// Another web origin allowed to call the API (repeatable).
-        #[arg(long = "origin")]
-        origins: Vec<String>,
-    },
+    Serve(cmd::serve::Options),
     /// Drive a live server with many concurrent clients; print latency, errors, RSS, fds.
-    Load {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-        /// Concurrent clients, each running the scenario once.
-        #[arg(long, default_value_t = 300)]
-        clients: usize,
-        /// A library name or a file.
-        #[arg(long, default_value = "qemu-2.0-boot-8")]
-        scenario: String,
-        /// Backends, comma-separated.
-        #[arg(long, default_value = "kvm")]
-        backends: String,
-        #[arg(long, env = "LAB_TOKEN")]
-        token: Option<String>,
-    },
+    Load(cmd::load::Options),
     /// Measure what the kvm backend costs on top of KVM's own ioctls (8-vCPU QEMU-like scenario).
     Bench {
         /// Repetitions of each measurement.
@@ -177,39 +141,8 @@ fn main() -> ExitCode {
         }
         Command::Host { json } => cmd::host::run(&mut out, json),
         Command::Bench { reps } => cmd::bench::run(&mut out, reps),
-        Command::Serve {
-            addr,
-            token,
-            static_dir,
-            runners,
-            queue,
-            runs_per_minute,
-            origins,
-        } => cmd::serve::run(cmd::serve::Options {
-            addr,
-            token,
-            static_dir,
-            runners,
-            queue,
-            runs_per_minute,
-            origins,
-        }),
-        Command::Load {
-            url,
-            clients,
-            scenario,
-            backends,
-            token,
-        } => cmd::load::run(
-            &mut out,
-            cmd::load::Options {
-                url,
-                clients,
-                scenario,
-                backends,
-                token,
-            },
-        ),
+        Command::Serve(options) => cmd::serve::run(options),
+        Command::Load(options) => cmd::load::run(&mut out, options),
         Command::Conform {
             count,
             seed,

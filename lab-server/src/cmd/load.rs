@@ -7,14 +7,20 @@ use super::{Fail, runtime};
 use crate::render;
 
 /// `load`'s flags.
+#[derive(clap::Args, Debug)]
 pub(crate) struct Options {
-    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub(crate) url: String,
+    /// Concurrent clients, each running the scenario once.
+    #[arg(long, default_value_t = 300)]
     pub(crate) clients: usize,
     /// A library name or a file.
+    #[arg(long, default_value = "qemu-2.0-boot-8")]
     pub(crate) scenario: String,
-    /// Comma-separated.
+    /// Backends, comma-separated.
+    #[arg(long, default_value = "kvm")]
     pub(crate) backends: String,
+    #[arg(long, env = "LAB_TOKEN")]
     pub(crate) token: Option<String>,
 }
 

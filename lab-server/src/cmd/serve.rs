@@ -6,14 +6,29 @@ use std::path::PathBuf;
 
 use super::{Fail, runtime};
 
-/// `serve`'s flags, before their defaults are filled in.
+/// `serve`'s flags (the clap arguments), before their defaults are filled in.
+#[derive(clap::Args, Debug)]
 pub(crate) struct Options {
+    /// Where to listen; anything but loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: SocketAddr,
+    /// The token every API call must carry (also from LAB_TOKEN).
+    #[arg(long, env = "LAB_TOKEN")]
     pub(crate) token: Option<String>,
+    /// The built site to serve at / and /book/ (default: target/dist when it exists).
+    #[arg(long = "static")]
     pub(crate) static_dir: Option<PathBuf>,
+    /// Runner threads, one scenario each at a time (default: one per core).
+    #[arg(long)]
     pub(crate) runners: Option<usize>,
+    /// Runs waiting for a runner before new ones get 429.
+    #[arg(long, default_value_t = 512)]
     pub(crate) queue: usize,
+    /// Runs one client may start per minute.
+    #[arg(long, default_value_t = 120)]
     pub(crate) runs_per_minute: u32,
+    /// Another web origin allowed to call the API (repeatable).
+    #[arg(long = "origin")]
     pub(crate) origins: Vec<String>,
 }
 

@@ -8,11 +8,11 @@
 //! name: kvm_write_tsc_offset
 //! ID: 83
 //! format:
-//! 	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
-//! 	…
-//! 	field:unsigned int vcpu_id;	offset:8;	size:4;	signed:0;
-//! 	field:__u64 previous_tsc_offset;	offset:16;	size:8;	signed:0;
-//! 	field:__u64 next_tsc_offset;	offset:24;	size:8;	signed:0;
+//!     field:unsigned short common_type;    offset:0;    size:2;    signed:0;
+//!     …
+//!     field:unsigned int vcpu_id;    offset:8;    size:4;    signed:0;
+//!     field:__u64 previous_tsc_offset;    offset:16;    size:8;    signed:0;
+//!     field:__u64 next_tsc_offset;    offset:24;    size:8;    signed:0;
 //! ```
 //!
 //! The lab reads those files once, at start-up, and decodes each record with
@@ -224,7 +224,7 @@ impl EventFormat {
     }
 }
 
-/// `field:unsigned int vcpu_id;	offset:8;	size:4;	signed:0;`
+/// `field:unsigned int vcpu_id; offset:8; size:4; signed:0;`
 fn parse_field(line: &str) -> Option<Field> {
     let decl = line.strip_prefix("field:")?;
     let mut parts = decl.split(';').map(str::trim);
