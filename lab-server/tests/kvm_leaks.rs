@@ -1,8 +1,9 @@
-//! 1,000 real-KVM runs leave file descriptors, VMs, vCPUs, mappings and
-//! tracefs instances at their baseline — on success and on error. A test
+//! 1,000 real-KVM runs leave file descriptors, VMs, vCPUs, mappings, perf
+//! event fds and tracefs instances at their baseline — on success and on error. A test
 //! binary of its own, so that no other test's VMs are counted.
 
-use lab_server::kvm::{KvmBackend, LIMITS, host, kvm_fds, open_fds, tracefs};
+use lab_server::kvm::format::EVENTS;
+use lab_server::kvm::{KvmBackend, LIMITS, host, kvm_fds, open_fds, perf_fds, tracefs};
 use scenarios::parse;
 
 fn mappings() -> usize {
@@ -32,9 +33,16 @@ fn a_thousand_runs_leak_nothing() {
         .into_result()
         .unwrap();
     drop(b);
-    let (fds, kvm, maps, instances) =
-        (open_fds(), kvm_fds(), mappings(), tracefs::instance_count());
+    let (fds, kvm, maps, instances, perf) = (
+        open_fds(),
+        kvm_fds(),
+        mappings(),
+        tracefs::instance_count(),
+        perf_fds(),
+    );
     assert_eq!(kvm, (0, 0));
+    // The thread's one ring: an fd per event, opened by the first run, kept.
+    assert_eq!(perf, EVENTS.len(), "one perf fd per traced event");
     for i in 0..1000 {
         let mut b = KvmBackend::new(h.clone(), LIMITS).unwrap();
         if i % 10 == 9 {
@@ -49,4 +57,5 @@ fn a_thousand_runs_leak_nothing() {
     assert_eq!(open_fds(), fds, "open fds");
     assert_eq!(mappings(), maps, "memory mappings");
     assert_eq!(tracefs::instance_count(), instances, "tracefs instances");
+    assert_eq!(perf_fds(), perf, "perf event fds");
 }

@@ -433,7 +433,7 @@ impl Decoder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The format files of Linux 6.18.44, as this lab's host prints them.
@@ -590,6 +590,38 @@ mod tests {
             e.to_string(),
             "events/kvm/kvm_track_tsc/format has no field `nr_vcpus_matched_tsc`"
         );
+    }
+
+    proptest::proptest! {
+        /// Any bytes at all: a record or an error, never a panic.
+        #[test]
+        fn garbage_never_panics(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96)) {
+            let _ = decoder().decode(&raw);
+            let _ = decoder().common_pid(&raw);
+        }
+
+        /// A real record cut short is an error that says how short.
+        #[test]
+        fn truncated_records_are_errors(ty in 0usize..4, cut in 0usize..40) {
+            let (id, len) = [(83u16, 32usize), (81, 28), (82, 17), (78, 38)][ty];
+            let full = record(id, 1, len, &[]);
+            let short = &full[..cut.min(len)];
+            let decoded = decoder().decode(short);
+            if cut >= len {
+                proptest::prop_assert!(decoded.is_ok());
+            } else {
+                let is_truncated = matches!(decoded, Err(DecodeError::Truncated { .. }));
+                proptest::prop_assert!(is_truncated);
+            }
+        }
+
+        /// Any text as a format file: parsed or refused, never a panic.
+        #[test]
+        fn garbage_formats_never_panic(text in "(ID: [0-9]{0,3}\n|field:[a-z ]{0,12};\toffset:[0-9]{0,3};\tsize:[0-9]{0,2};\n|.{0,30}\n){0,12}") {
+            if let Ok(f) = EventFormat::parse("kvm_track_tsc", &text) {
+                let _ = Decoder::new(&[f]);
+            }
+        }
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn measure() -> HostReport {
         }
         Err(e) => r.tracing_problem = Some(e.0),
     }
-    match open_kvm() {
+    match kvm() {
         Err(problem) => r.kvm_problem = Some(problem.to_string()),
         Ok(kvm) => {
             r.kvm_usable = true;
@@ -112,7 +112,7 @@ fn measure() -> HostReport {
                 .and_then(|vm| vm.create_vcpu(0))
                 .and_then(|v| v.get_tsc_khz())
                 .ok();
-            match probe_offsets(&kvm, r.tsc_khz) {
+            match probe_offsets(kvm, r.tsc_khz) {
                 Ok(h) => r.offsets_honoured = Some(h),
                 Err(e) => r.notes.push(format!("the TSC offset probe failed: {e}")),
             }

@@ -397,3 +397,64 @@ impl Handle {
         RING.with(|r| r.borrow().as_ref().map(Ring::losses).unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kvm::format::{EVENTS, EventFormat};
+
+    fn decoder() -> Decoder {
+        let formats: Vec<EventFormat> = crate::kvm::format::tests::FORMATS_6_18
+            .iter()
+            .map(|(e, t)| EventFormat::parse(e, t).unwrap())
+            .collect();
+        assert_eq!(formats.len(), EVENTS.len());
+        Decoder::new(&formats).unwrap()
+    }
+
+    /// A sample body as the kernel writes it for TID | TIME | RAW.
+    fn body(pid: u32, tid: u32, time: u64, raw: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&pid.to_le_bytes());
+        b.extend_from_slice(&tid.to_le_bytes());
+        b.extend_from_slice(&time.to_le_bytes());
+        b.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        b.extend_from_slice(raw);
+        b
+    }
+
+    #[test]
+    fn a_sample_gives_who_when_and_what() {
+        let mut raw = vec![0u8; 32];
+        raw[0..2].copy_from_slice(&83u16.to_le_bytes());
+        raw[8..12].copy_from_slice(&2u32.to_le_bytes());
+        raw[24..32].copy_from_slice(&5u64.to_le_bytes());
+        let s = parse_sample(&body(10, 11, 12_345, &raw), &decoder()).unwrap();
+        assert_eq!((s.pid, s.tid, s.time), (10, 11, 12_345));
+        assert_eq!(
+            s.record,
+            Record::WriteTscOffset {
+                vcpu: 2,
+                prev: 0,
+                next: 5
+            }
+        );
+    }
+
+    proptest::proptest! {
+        /// Any bytes as a sample body: a sample or nothing, never a panic.
+        #[test]
+        fn garbage_samples_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128)) {
+            let _ = parse_sample(&b, &decoder());
+        }
+
+        /// A sample whose raw size runs past its body is refused.
+        #[test]
+        fn a_size_past_the_body_is_refused(extra in 1u32..1000) {
+            let mut b = body(1, 1, 1, &[0u8; 32]);
+            let len = u32::from_le_bytes(b[16..20].try_into().unwrap());
+            b[16..20].copy_from_slice(&(len + extra).to_le_bytes());
+            proptest::prop_assert!(parse_sample(&b, &decoder()).is_none());
+        }
+    }
+}

@@ -263,15 +263,20 @@ impl Runs {
             host,
         });
         let rx = Arc::new(Mutex::new(rx));
+        // Every runner's perf ring is open before the server answers: part
+        // of its baseline, not of its first run.
+        let ready = Arc::new(std::sync::Barrier::new(threads.max(1) + 1));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             let runs = runs.clone();
+            let ready = ready.clone();
             std::thread::Builder::new()
                 .name(format!("runner-{i}"))
                 .spawn(move || {
                     if runs.host.kvm_usable {
                         crate::kvm::prepare_thread();
                     }
+                    ready.wait();
                     loop {
                         let job = {
                             let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
@@ -298,6 +303,7 @@ impl Runs {
                 })
                 .expect("runner threads start");
         }
+        ready.wait();
         runs
     }
 
