@@ -133,7 +133,7 @@ impl fmt::Display for RunError {
                 error,
             } => write!(f, "{backend}: {error}"),
             RunError::NotAModel(b) => {
-                write!(f, "`{b}` is not a kernel model: it runs in lab-server")
+                write!(f, "`{b}` is not a model: it runs in lab-server")
             }
         }
     }
