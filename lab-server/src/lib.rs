@@ -8,3 +8,4 @@ pub mod kvm;
 pub mod load;
 pub mod random;
 pub mod server;
+pub mod traced;

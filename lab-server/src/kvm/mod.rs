@@ -9,8 +9,8 @@ pub mod backend;
 mod error;
 pub mod format;
 pub mod host;
-pub(crate) mod perf;
-mod sys;
+pub mod perf;
+pub(crate) mod sys;
 pub mod tracefs;
 mod watchdog;
 

@@ -39,24 +39,25 @@ const DATA_PAGES: usize = 16;
 
 /// One event the kernel raised.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Sample {
+pub struct Sample {
     /// The process (thread group) that raised it, in the reader's PID namespace.
-    pub(crate) pid: u32,
+    pub pid: u32,
     /// The thread.
-    pub(crate) tid: u32,
-    /// CLOCK_MONOTONIC_RAW, in ns.
-    pub(crate) time: u64,
+    pub tid: u32,
+    /// When: CLOCK_MONOTONIC_RAW in ns for a thread's ring, perf's clock for
+    /// a process tree's ([`TscClock`] turns that into TSC cycles).
+    pub time: u64,
     /// The event.
-    pub(crate) record: Record,
+    pub record: Record,
 }
 
 /// What a drain found that is not a sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Losses {
+pub struct Losses {
     /// Samples the kernel dropped because the ring was full (`PERF_RECORD_LOST`).
-    pub(crate) lost: u64,
+    pub lost: u64,
     /// Records that did not decode (truncated, or of an unknown type).
-    pub(crate) undecodable: u64,
+    pub undecodable: u64,
 }
 
 /// The perf ring of one thread's TSC events.
@@ -90,8 +91,23 @@ fn page_size() -> usize {
     usize::try_from(p).unwrap_or(4096)
 }
 
-/// `perf_event_open` for one tracepoint of `tid`.
-fn open_one(id: u32, tid: i32) -> Result<OwnedFd, KvmError> {
+/// Who a ring's events follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// One thread (the caller's own id for it), on any CPU; stamped with
+    /// CLOCK_MONOTONIC_RAW, the clock the kvm backend stamps its steps with.
+    Thread(i32),
+    /// The calling thread and every thread and process it starts from now
+    /// on (`inherit`), on one CPU; stamped with perf's own clock, which the
+    /// ring's metadata page converts to TSC cycles where the kernel allows.
+    Children {
+        /// The CPU.
+        cpu: i32,
+    },
+}
+
+/// `perf_event_open` for one tracepoint.
+fn open_one(id: u32, target: Target) -> Result<OwnedFd, KvmError> {
     let mut attr = perf_event_attr {
         type_: sys::bindings::PERF_TYPE_TRACEPOINT,
         size: std::mem::size_of::<perf_event_attr>() as u32,
@@ -101,21 +117,31 @@ fn open_one(id: u32, tid: i32) -> Result<OwnedFd, KvmError> {
                 | sys::bindings::PERF_SAMPLE_TIME
                 | sys::bindings::PERF_SAMPLE_RAW,
         ),
-        clockid: libc::CLOCK_MONOTONIC_RAW,
         ..perf_event_attr::default()
     };
     attr.__bindgen_anon_1.sample_period = 1;
-    attr.set_use_clockid(1);
     // Enabled from the start: the events of the thread's next ioctl are kept.
     attr.set_disabled(0);
+    let (pid, cpu) = match target {
+        Target::Thread(tid) => {
+            attr.clockid = libc::CLOCK_MONOTONIC_RAW;
+            attr.set_use_clockid(1);
+            (tid, -1)
+        }
+        Target::Children { cpu } => {
+            attr.set_inherit(1);
+            (0, cpu)
+        }
+    };
     // SAFETY: `attr` is a fully initialised perf_event_attr of its own size
     // that the kernel only reads during the call; it asks for samples of a
-    // tracepoint of one thread, which touches nothing of this process.
+    // tracepoint of one thread (and, inherited, of its children), which
+    // touches nothing of this process.
     let fd = unsafe {
         sys::perf_event_open(
             &mut attr,
-            tid,
-            -1,
+            pid,
+            cpu,
             -1,
             libc::c_ulong::from(sys::bindings::PERF_FLAG_FD_CLOEXEC),
         )
@@ -128,12 +154,11 @@ fn open_one(id: u32, tid: i32) -> Result<OwnedFd, KvmError> {
 }
 
 impl Ring {
-    /// Opens the events of `decoder` for thread `tid` (the caller's own thread
-    /// id, as `gettid` gives it) and maps their ring.
-    pub(crate) fn open(decoder: &Decoder, tid: i32) -> Result<Ring, KvmError> {
+    /// Opens the events of `decoder` for `target` and maps their ring.
+    pub(crate) fn open(decoder: &Decoder, target: Target) -> Result<Ring, KvmError> {
         let fds = decoder
             .ids()
-            .map(|id| open_one(id, tid))
+            .map(|id| open_one(id, target))
             .collect::<Result<Vec<OwnedFd>, _>>()?;
         let Some(first) = fds.first() else {
             return Err(KvmError::Unavailable("no event to trace".into()));
@@ -183,8 +208,7 @@ impl Ring {
         };
         // The others write into the first's ring, which must be mapped first.
         for fd in &fds[1..] {
-            // SAFETY: both are perf event fds of the same task and CPU (-1)
-            // and clock; SET_OUTPUT only redirects this event's samples into
+            // SAFETY: both are perf event fds of the same task, CPU and clock; SET_OUTPUT only redirects this event's samples into
             // the first event's (mapped) ring, and takes the fd by value.
             let r = unsafe { sys::ioctls::SET_OUTPUT(fd.as_raw_fd(), first.as_raw_fd()) };
             if r < 0 {
@@ -223,6 +247,31 @@ impl Ring {
     /// What was dropped or unreadable since the ring was opened.
     pub(crate) fn losses(&self) -> Losses {
         self.losses
+    }
+
+    /// How to turn this ring's sample times into TSC cycles, where the
+    /// kernel says its clock is the TSC's (`cap_user_time_zero`).
+    pub(crate) fn tsc_clock(&self) -> Option<TscClock> {
+        let p = self.page.as_ptr();
+        // SAFETY: reads of the kernel's metadata page, whose fields these
+        // are; `lock` is the seqcount the kernel bumps around an update,
+        // read before and after, and the read retried if it moved.
+        unsafe {
+            loop {
+                let seq = std::ptr::read_volatile(&raw const (*p).lock);
+                fence(Ordering::Acquire);
+                let caps = std::ptr::read_volatile(&raw const (*p).__bindgen_anon_1);
+                let clock = (caps.__bindgen_anon_1.cap_user_time_zero() != 0).then(|| TscClock {
+                    zero: std::ptr::read_volatile(&raw const (*p).time_zero),
+                    mult: std::ptr::read_volatile(&raw const (*p).time_mult),
+                    shift: std::ptr::read_volatile(&raw const (*p).time_shift),
+                });
+                fence(Ordering::Acquire);
+                if std::ptr::read_volatile(&raw const (*p).lock) == seq {
+                    return clock.filter(|c| c.mult != 0);
+                }
+            }
+        }
     }
 
     /// Takes every record the kernel has written so far, in order.
@@ -333,7 +382,7 @@ thread_local! {
 /// a ring opens (and closes again at once).
 pub(crate) fn probe() -> Result<(), Unavailable> {
     let decoder = tracefs::decoder()?;
-    Ring::open(decoder, super::sys::gettid())
+    Ring::open(decoder, Target::Thread(super::sys::gettid()))
         .map(drop)
         .map_err(|e| open_error(&e))
 }
@@ -350,6 +399,94 @@ fn open_error(e: &KvmError) -> Unavailable {
 /// How the events are read, for the host report.
 pub(crate) const HOW: &str = "perf_event_open per runner thread (PERF_TYPE_TRACEPOINT, PERF_SAMPLE_RAW), binary records decoded with each event's events/kvm/<event>/format";
 
+/// perf time → TSC cycles, as perf_event_open(2) gives it for
+/// `cap_user_time_zero`: `time = zero + (cyc × mult) >> shift`, inverted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TscClock {
+    zero: u64,
+    mult: u32,
+    shift: u16,
+}
+
+impl TscClock {
+    /// The TSC value at perf time `time`.
+    pub fn tsc(&self, time: u64) -> u64 {
+        let t = time.wrapping_sub(self.zero);
+        let (mult, shift) = (u64::from(self.mult), u32::from(self.shift));
+        let quot = t / mult;
+        let rem = t % mult;
+        (quot << shift).wrapping_add((rem << shift) / mult)
+    }
+}
+
+/// The rings of a process tree: the events of the calling thread and of every
+/// thread and process it starts after this, one ring per online CPU
+/// (inherited events cannot share one ring across CPUs).
+#[derive(Debug)]
+pub(crate) struct TreeRings {
+    rings: Vec<Ring>,
+}
+
+impl TreeRings {
+    /// Opens them. Start the processes to trace from this thread afterwards.
+    pub(crate) fn open() -> Result<TreeRings, Unavailable> {
+        let decoder = tracefs::decoder()?;
+        let rings = online_cpus()
+            .into_iter()
+            .map(|cpu| Ring::open(decoder, Target::Children { cpu }).map_err(|e| open_error(&e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TreeRings { rings })
+    }
+
+    /// Everything written so far, from every CPU, in time order.
+    pub(crate) fn drain(&mut self, out: &mut Vec<Sample>) -> Result<(), Unavailable> {
+        let decoder = tracefs::decoder()?;
+        let start = out.len();
+        for r in &mut self.rings {
+            r.drain(decoder, out);
+        }
+        out[start..].sort_by_key(|s| s.time);
+        Ok(())
+    }
+
+    /// What the rings dropped or could not decode.
+    pub(crate) fn losses(&self) -> Losses {
+        self.rings.iter().fold(Losses::default(), |a, r| {
+            let l = r.losses();
+            Losses {
+                lost: a.lost + l.lost,
+                undecodable: a.undecodable + l.undecodable,
+            }
+        })
+    }
+
+    /// perf time → TSC, when every ring's kernel clock is the TSC.
+    pub(crate) fn tsc_clock(&self) -> Option<TscClock> {
+        self.rings.first()?.tsc_clock()
+    }
+}
+
+/// The online CPUs (`/sys/devices/system/cpu/online`, e.g. `0-1,4`).
+fn online_cpus() -> Vec<i32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.parse::<i32>().ok()),
+        }
+    }
+    if cpus.is_empty() {
+        let n = std::thread::available_parallelism().map_or(1, usize::from);
+        cpus.extend(0..n as i32);
+    }
+    cpus
+}
+
 /// The calling thread's TSC events, opening its ring on first use.
 pub(crate) fn this_thread() -> Result<Handle, Unavailable> {
     let decoder = tracefs::decoder()?;
@@ -357,7 +494,7 @@ pub(crate) fn this_thread() -> Result<Handle, Unavailable> {
         let mut r = r.borrow_mut();
         if r.is_none() {
             let tid = super::sys::gettid();
-            let ring = Ring::open(decoder, tid).map_err(|e| open_error(&e))?;
+            let ring = Ring::open(decoder, Target::Thread(tid)).map_err(|e| open_error(&e))?;
             *r = Some(ring);
         }
         Ok(Handle { decoder })

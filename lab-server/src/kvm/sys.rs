@@ -196,6 +196,22 @@ pub(crate) fn install_kick_handler() {
     });
 }
 
+/// Sends `signal` to every process of the group `pgid` (a child started in
+/// a group of its own: its id is the group's). A group that is gone is fine.
+pub(crate) fn signal_group(pgid: u32, signal: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid <= 1 {
+        return; // never the caller's group, init, or every process
+    }
+    // SAFETY: kill(2) with a negative pid signals that process group only;
+    // it reads and writes no memory of ours.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
 /// Sends SIGUSR1 to a thread of this process.
 pub(crate) fn kick(thread: libc::pthread_t) {
     // SAFETY: `thread` is the pthread_t of a runner that is alive while its

@@ -1,0 +1,169 @@
+//! A VMM run under the lab's eyes: `lab-server trace -- CMD ARGS…`.
+//!
+//! The kernel's TSC events of CMD and of every thread and process it starts
+//! are read through perf rings opened *before* CMD is started, from the
+//! thread that starts it (perf events inherit to children). CMD runs in a
+//! process group of its own; when it exits, when `--duration` passes, or when
+//! the lab is told to stop (Ctrl-C, SIGTERM), the whole group gets SIGTERM,
+//! then SIGKILL after a grace period. Nothing is left running and nothing is
+//! left in the kernel: the rings are this process's fds.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::kvm::perf::{Losses, Sample, TreeRings, TscClock};
+use crate::kvm::sys;
+
+/// How long CMD may take to stop after SIGTERM before it is killed.
+pub const GRACE: Duration = Duration::from_secs(3);
+
+/// How often the rings are emptied while CMD runs.
+const POLL: Duration = Duration::from_millis(20);
+
+/// At most this many events are kept (a boot makes a few dozen); past it
+/// they are counted, not kept.
+pub const MAX_EVENTS: usize = 1_000_000;
+
+/// Why the trace ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// CMD exited by itself.
+    Exited,
+    /// `--duration` passed.
+    Duration,
+    /// The lab was told to stop (Ctrl-C or SIGTERM).
+    Interrupted,
+}
+
+/// What a traced run gave.
+#[derive(Debug)]
+pub struct Traced {
+    /// The kernel's TSC events of CMD's process tree, in time order.
+    pub samples: Vec<Sample>,
+    /// Events past [`MAX_EVENTS`], counted but not kept.
+    pub dropped: u64,
+    /// What the kernel dropped from a full ring, or that did not decode.
+    pub losses: Losses,
+    /// perf time → TSC, when the kernel's perf clock is the TSC.
+    pub tsc_clock: Option<TscClock>,
+    /// Why it ended.
+    pub ended: Ended,
+    /// CMD's exit status (after SIGTERM or SIGKILL when the lab stopped it).
+    pub status: ExitStatus,
+    /// CMD's process id.
+    pub pid: u32,
+    /// How long CMD ran.
+    pub ran: Duration,
+}
+
+/// Why CMD could not be traced.
+#[derive(Debug)]
+pub enum TraceError {
+    /// The kernel's events cannot be read here.
+    Unavailable(String),
+    /// CMD could not be started.
+    Spawn(String, std::io::Error),
+}
+
+impl std::fmt::Display for TraceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TraceError::Unavailable(why) => write!(f, "cannot trace: {why}"),
+            TraceError::Spawn(cmd, e) => write!(f, "cannot start `{cmd}`: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+/// Runs `cmd` (program and arguments) traced, until it exits, `duration`
+/// passes, or `stop` turns true. CMD's output goes to the lab's stderr, so
+/// the lab's own stdout (a table, JSON Lines) stays clean.
+pub fn trace(
+    cmd: &[String],
+    duration: Option<Duration>,
+    stop: &AtomicBool,
+) -> Result<Traced, TraceError> {
+    let (program, args) = cmd
+        .split_first()
+        .ok_or_else(|| TraceError::Unavailable("no command given".into()))?;
+    // The rings first: CMD inherits the events from this thread.
+    let mut rings = TreeRings::open().map_err(|e| TraceError::Unavailable(e.0))?;
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stderr_copy())
+        .stderr(stderr_copy())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| TraceError::Spawn(program.clone(), e))?;
+    let pid = child.id();
+    let deadline = duration.map(|d| started + d);
+    let mut samples = Vec::new();
+    let mut dropped = 0u64;
+    let mut take = |rings: &mut TreeRings, samples: &mut Vec<Sample>| {
+        let mut batch = Vec::new();
+        let _ = rings.drain(&mut batch);
+        let room = MAX_EVENTS.saturating_sub(samples.len());
+        dropped += batch.len().saturating_sub(room) as u64;
+        samples.extend(batch.into_iter().take(room));
+    };
+    let (ended, status) = loop {
+        take(&mut rings, &mut samples);
+        if let Ok(Some(status)) = child.try_wait() {
+            break (Ended::Exited, status);
+        }
+        if stop.load(Ordering::SeqCst) {
+            break (Ended::Interrupted, stop_group(&mut child, pid));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break (Ended::Duration, stop_group(&mut child, pid));
+        }
+        std::thread::sleep(POLL);
+    };
+    // Whatever the group raised while it went down.
+    take(&mut rings, &mut samples);
+    // Anything CMD left behind in its group goes too.
+    sys::signal_group(pid, libc::SIGKILL);
+    Ok(Traced {
+        samples,
+        dropped,
+        losses: rings.losses(),
+        tsc_clock: rings.tsc_clock(),
+        ended,
+        status,
+        pid,
+        ran: started.elapsed(),
+    })
+}
+
+/// SIGTERM to CMD's group, then SIGKILL after [`GRACE`]; CMD's exit status.
+fn stop_group(child: &mut Child, pid: u32) -> ExitStatus {
+    sys::signal_group(pid, libc::SIGTERM);
+    let deadline = Instant::now() + GRACE;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            sys::signal_group(pid, libc::SIGKILL);
+            // Killed: `wait` returns at once.
+            return child.wait().unwrap_or_else(|_| {
+                std::os::unix::process::ExitStatusExt::from_raw(libc::SIGKILL)
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A copy of the lab's stderr, for CMD's output.
+fn stderr_copy() -> Stdio {
+    use std::os::fd::AsFd;
+    match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => Stdio::from(fd),
+        Err(_) => Stdio::null(),
+    }
+}
