@@ -129,20 +129,15 @@ fn apt_install(packages: &[&str], for_what: &str) -> Result<(), String> {
 const WASM_BINDGEN: &str = "0.2.130";
 
 /// What the tests need beyond building: Debian's chromium and chromedriver
-/// (the browser tests) and wasm-bindgen-cli's test runner (wasm-bindgen-test).
+/// (the browser tests), Debian's QEMU (the traced-VMM tests) and
+/// wasm-bindgen-cli's test runner (wasm-bindgen-test).
 fn setup_test_tools() -> Result<(), String> {
     let have = |bin: &str| output("which", &[bin]).is_ok();
     if !have("chromium") || !have("chromedriver") {
-        if output("id", &["-u"]).map(|u| u.trim() == "0") != Ok(true) {
-            return Err("the browser tests need chromium and chromedriver: \
-                 run `apt-get install chromium chromium-driver` as root"
-                .into());
-        }
-        run("apt-get", &["update", "-q"])?;
-        run(
-            "apt-get",
-            &["install", "-y", "-q", "chromium", "chromium-driver"],
-        )?;
+        apt_install(&["chromium", "chromium-driver"], "the browser tests")?;
+    }
+    if !have("qemu-system-x86_64") {
+        apt_install(&["qemu-system-x86"], "the traced-VMM tests")?;
     }
     let runner = output("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
     if !runner.contains(WASM_BINDGEN) {

@@ -1,6 +1,6 @@
 //! What the lab reads from tracefs: the TSC events' `format` files (their
 //! ids and field offsets), at first use, once per process. The events
-//! themselves come through perf ([`super::perf`]); no trace option, filter or
+//! themselves come through perf (the `perf` module); no trace option, filter or
 //! instance is set, so nothing global changes and nothing is left behind.
 //!
 //! Earlier versions of the lab read text from a private instance
