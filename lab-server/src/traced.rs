@@ -126,8 +126,21 @@ pub fn trace(
     };
     // Whatever the group raised while it went down.
     take(&mut rings, &mut samples);
-    // Anything CMD left behind in its group goes too.
-    sys::signal_group(pid, libc::SIGKILL);
+    // CMD's children, if any outlived it, go too: first SIGTERM, then after
+    // the grace SIGKILL. Only while the group still has members (so its id
+    // cannot have been given to anyone else).
+    if group_alive(pid) {
+        sys::signal_group(pid, libc::SIGTERM);
+        let deadline = Instant::now() + GRACE;
+        while group_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if group_alive(pid) {
+            sys::signal_group(pid, libc::SIGKILL);
+        }
+    }
+    // Sorted once more as a whole: a CPU's record can arrive a drain late.
+    samples.sort_by_key(|s| s.time);
     Ok(Traced {
         samples,
         dropped,
@@ -157,6 +170,27 @@ fn stop_group(child: &mut Child, pid: u32) -> ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether any process is still in the group `pgid` (from /proc: the
+/// fifth field of `/proc/PID/stat`, after the command name in parentheses).
+fn group_alive(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+                .and_then(|g| g.parse::<u32>().ok())
+                == Some(pgid)
+        })
 }
 
 /// A copy of the lab's stderr, for CMD's output.

@@ -238,6 +238,11 @@ fn the_kernels_view_is_the_same_under_every_host_trace_setting() {
     if !kvm_here() {
         return;
     }
+    remove_stale_other_tracers();
+    let tgid_before = std::fs::read_to_string(Path::new(TRACEFS).join("options/record-tgid"))
+        .expect("record-tgid")
+        .trim()
+        .to_string();
     {
         let _tgid = Setting::set("options/record-tgid", "1");
         // The failure that started it: every real-KVM run failed with this on.
@@ -267,8 +272,27 @@ fn the_kernels_view_is_the_same_under_every_host_trace_setting() {
         std::fs::read_to_string(Path::new(TRACEFS).join("options/record-tgid"))
             .unwrap()
             .trim(),
-        "0"
+        tgid_before
     );
+}
+
+/// Instances an earlier run of this test left when it was killed.
+fn remove_stale_other_tracers() {
+    let Ok(dir) = std::fs::read_dir(Path::new(TRACEFS).join("instances")) else {
+        return;
+    };
+    for e in dir.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("labtest_other_") else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            for ev in EVENTS {
+                let _ = std::fs::write(e.path().join(format!("events/kvm/{ev}/enable")), "0");
+            }
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
 }
 
 /// Two lab-servers running KVM scenarios at the same time both stay right.

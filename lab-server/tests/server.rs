@@ -552,7 +552,29 @@ async fn every_refusal_is_json() {
         &router,
         get("/api/nothing-here"),
         StatusCode::NOT_FOUND,
-        "no such page",
+        "no such API path",
     )
     .await;
+    // Beside a built site too: /api/ never falls through to the files.
+    let site = std::env::temp_dir().join(format!("lab-site-{}", std::process::id()));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "<!doctype html>").unwrap();
+    let (with_site, _state) = app(Config {
+        static_dir: Some(site.clone()),
+        ..Config::default()
+    });
+    let refusal = refused(
+        &with_site,
+        get("/api/nothing-here"),
+        StatusCode::NOT_FOUND,
+        "no such API path",
+    )
+    .await;
+    std::fs::remove_dir_all(&site).unwrap();
+    assert!(refusal["error"].is_string());
+    // A wrong method keeps its `Allow` header, in the one JSON shape.
+    let (s, v, headers) = call(&router, post("/api/host", json!({}))).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    assert!(headers.contains_key(header::ALLOW), "{headers:?}");
 }

@@ -562,27 +562,32 @@ pub fn first_divergence(runs: &[(BackendId, Vec<&WriteEvent>)]) -> Option<Diverg
                 what: format!("nr_vcpus_matched_tsc: {n0} on {b0}, {n} on {b}"),
             });
         }
-        if let Some(&(b, w, _)) = seen.iter().find(|s| s.1.matched != w0.matched) {
+        // Whether it matched, and whether it started a generation, among
+        // the backends that observed that much.
+        let observed = |f: fn(&WriteEvent) -> Option<bool>| {
+            let mut seen_here = seen.iter().filter_map(|&(b, w, _)| Some((b, f(w)?)));
+            let first = seen_here.next()?;
+            seen_here
+                .find(|s| s.1 != first.1)
+                .map(|other| (first, other))
+        };
+        if let Some(((b0, m0), (b, m))) = observed(|w| w.matched) {
             return Some(Divergence {
                 write,
                 what: format!(
                     "matched: {} on {b0}, {} on {b}",
-                    yes(w0.matched),
-                    yes(w.matched)
+                    yes(Some(m0)),
+                    yes(Some(m))
                 ),
             });
         }
-        let new0 = w0.new_generation;
-        if let Some(&(b, w, _)) = seen
-            .iter()
-            .find(|s| new0.is_some() && s.1.new_generation.is_some() && s.1.new_generation != new0)
-        {
+        if let Some(((b0, g0), (b, g))) = observed(|w| w.new_generation) {
             return Some(Divergence {
                 write,
                 what: format!(
                     "new generation: {} on {b0}, {} on {b}",
-                    yes(new0),
-                    yes(w.new_generation)
+                    yes(Some(g0)),
+                    yes(Some(g))
                 ),
             });
         }

@@ -238,3 +238,26 @@ fn replay_follows_the_measured_time() {
     let w = common::writes(&replay(20_000_000, Some(7)));
     assert_eq!((w[4].value, w[5].value), (7, 7));
 }
+
+/// A guest WRMSR starts a generation on 3.x but only moves the offset since
+/// 0c899c25d754 (5.10), while nr_vcpus_matched_tsc stays 0 on both: the
+/// first divergence is that write, found by its new generation alone.
+#[test]
+fn kvm_0c899c25d754_a_guest_write_diverges_by_its_generation() {
+    let s = scenarios::parse("create 1\nguest-write 0 now+2s\n").unwrap();
+    let runs: Vec<(BackendId, Vec<scenarios::Event>)> = [BackendId::Linux314, BackendId::Linux618]
+        .into_iter()
+        .map(|b| (b, scenarios::run_model(&s, b).unwrap()))
+        .collect();
+    let writes: Vec<(BackendId, Vec<&scenarios::WriteEvent>)> = runs
+        .iter()
+        .map(|(b, e)| (*b, scenarios::trace::writes(e).collect()))
+        .collect();
+    let d = scenarios::first_divergence(&writes).expect("they diverge");
+    assert_eq!(d.write, 2, "{d:?}");
+    assert!(
+        d.what
+            .starts_with("new generation: yes on linux-3.14, no on linux-6.18"),
+        "{d:?}"
+    );
+}

@@ -7,7 +7,7 @@
 //! No in-kernel irqchip: a `hlt` must exit to userspace.
 //!
 //! Every ioctl of a scenario runs on the thread that made the backend: the
-//! tracepoint filter follows that thread. Fields the kernel does not report
+//! perf events it reads follow that thread. Fields the kernel does not report
 //! (the models' reasoning, which request was raised) are `None`; matched and
 //! generations are inferred from the traced offsets and counter, as the kernel
 //! copies the generation's offset exactly on a matched write (stable TSC).
@@ -313,7 +313,12 @@ impl KvmBackend {
     /// `use_master_clock` now: as the kernel's events last said it, or,
     /// untraced, KVM_GET_CLOCK's KVM_CLOCK_TSC_STABLE flag (which reports it).
     fn master_clock(&self) -> Result<bool, StepError> {
-        if let Some(m) = self.view.master.filter(|_| self.traced()) {
+        // Only while the ring lost nothing: a lost record may be the update.
+        if let Some(m) = self
+            .view
+            .master
+            .filter(|_| self.losses() == Losses::default())
+        {
             return Ok(m);
         }
         let c = self.vm.fd.get_clock().map_err(|e| os("KVM_GET_CLOCK", e))?;

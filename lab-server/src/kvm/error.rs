@@ -17,7 +17,7 @@ pub enum KvmError {
     },
     /// An ioctl or call failed: which one, and its errno.
     Os {
-        /// The ioctl (`KVM_CREATE_VM`) or call (`trace_pipe`), as the kernel names it.
+        /// The ioctl (`KVM_CREATE_VM`) or call (`perf_event_open`), as the kernel names it.
         call: &'static str,
         /// The errno it failed with.
         errno: i32,

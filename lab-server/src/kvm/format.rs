@@ -19,7 +19,7 @@
 //! them: no offset is hard-coded, so a kernel that moves a field is still read
 //! right, and one that drops a field the lab needs is refused with its name.
 //! Decoding is pure and total: a truncated or garbage record is an error, never
-//! a panic (`tests/decoder.rs` feeds it arbitrary bytes).
+//! a panic (the property tests below feed it arbitrary bytes).
 
 use std::fmt;
 
@@ -317,9 +317,8 @@ enum Layout {
 #[derive(Clone, Debug)]
 pub struct Decoder {
     common_type: Slot,
-    common_pid: Slot,
-    /// (tracepoint id, layout), one per event of [`EVENTS`].
-    layouts: Vec<(u32, Layout)>,
+    /// (event name, tracepoint id, layout), one per event of [`EVENTS`].
+    layouts: Vec<(&'static str, u32, Layout)>,
 }
 
 /// The sizes an `unsigned int` (or smaller) field may have.
@@ -337,7 +336,10 @@ impl Decoder {
         })?;
         let mut layouts = Vec::with_capacity(formats.len());
         for f in formats {
-            let layout = match f.name.as_str() {
+            let Some(name) = EVENTS.iter().copied().find(|e| *e == f.name) else {
+                continue;
+            };
+            let layout = match name {
                 "kvm_write_tsc_offset" => Layout::WriteTscOffset {
                     vcpu: f.slot("vcpu_id", INT)?,
                     prev: f.slot("previous_tsc_offset", U64)?,
@@ -362,24 +364,22 @@ impl Decoder {
                 },
                 _ => continue,
             };
-            layouts.push((f.id, layout));
+            layouts.push((name, f.id, layout));
         }
         Ok(Decoder {
             common_type: first.slot("common_type", &[2])?,
-            common_pid: first.slot("common_pid", &[4])?,
             layouts,
         })
     }
 
     /// The tracepoint ids, in the order of the formats given.
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.layouts.iter().map(|(id, _)| *id)
+        self.layouts.iter().map(|(_, id, _)| *id)
     }
 
-    /// The `common_pid` of a record: the thread that raised it (as the
-    /// kernel's root PID namespace numbers it).
-    pub fn common_pid(&self, raw: &[u8]) -> Result<i32, DecodeError> {
-        self.common_pid.read(raw).map(|v| v as u32 as i32)
+    /// The events decoded, with their tracepoint ids.
+    pub fn events(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        self.layouts.iter().map(|(name, id, _)| (*name, *id))
     }
 
     /// Decodes one raw tracepoint record (`PERF_SAMPLE_RAW`'s data).
@@ -388,8 +388,8 @@ impl Decoder {
         let layout = self
             .layouts
             .iter()
-            .find(|(id, _)| *id == u32::from(ty))
-            .map(|(_, l)| *l)
+            .find(|(_, id, _)| *id == u32::from(ty))
+            .map(|(_, _, l)| *l)
             .ok_or(DecodeError::UnknownType(ty))?;
         Ok(match layout {
             Layout::WriteTscOffset { vcpu, prev, next } => Record::WriteTscOffset {
@@ -505,7 +505,6 @@ pub(crate) mod tests {
                 (24, &offset.to_le_bytes()),
             ],
         );
-        assert_eq!(d.common_pid(&w), Ok(4242));
         assert_eq!(
             d.decode(&w),
             Ok(Record::WriteTscOffset {
@@ -597,7 +596,6 @@ pub(crate) mod tests {
         #[test]
         fn garbage_never_panics(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96)) {
             let _ = decoder().decode(&raw);
-            let _ = decoder().common_pid(&raw);
         }
 
         /// A real record cut short is an error that says how short.

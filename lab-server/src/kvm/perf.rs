@@ -24,7 +24,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use perf_event_open_sys as sys;
 use sys::bindings::{perf_event_attr, perf_event_header, perf_event_mmap_page};
@@ -254,12 +254,18 @@ impl Ring {
     pub(crate) fn tsc_clock(&self) -> Option<TscClock> {
         let p = self.page.as_ptr();
         // SAFETY: reads of the kernel's metadata page, whose fields these
-        // are; `lock` is the seqcount the kernel bumps around an update,
-        // read before and after, and the read retried if it moved.
+        // are; `lock` (an aligned u32 of that page) is the seqcount the kernel
+        // bumps around an update, loaded atomically before and after, and the
+        // read retried while it is odd or if it moved.
         unsafe {
+            let lock = AtomicU32::from_ptr(&raw mut (*p).lock);
             loop {
-                let seq = std::ptr::read_volatile(&raw const (*p).lock);
-                fence(Ordering::Acquire);
+                let seq = lock.load(Ordering::Acquire);
+                if seq & 1 != 0 {
+                    // The kernel is in the middle of an update.
+                    std::hint::spin_loop();
+                    continue;
+                }
                 let caps = std::ptr::read_volatile(&raw const (*p).__bindgen_anon_1);
                 let clock = (caps.__bindgen_anon_1.cap_user_time_zero() != 0).then(|| TscClock {
                     zero: std::ptr::read_volatile(&raw const (*p).time_zero),
@@ -267,7 +273,7 @@ impl Ring {
                     shift: std::ptr::read_volatile(&raw const (*p).time_shift),
                 });
                 fence(Ordering::Acquire);
-                if std::ptr::read_volatile(&raw const (*p).lock) == seq {
+                if lock.load(Ordering::Relaxed) == seq {
                     return clock.filter(|c| c.mult != 0);
                 }
             }
@@ -277,13 +283,19 @@ impl Ring {
     /// Takes every record the kernel has written so far, in order.
     pub(crate) fn drain(&mut self, decoder: &Decoder, out: &mut Vec<Sample>) {
         let p = self.page.as_ptr();
-        // SAFETY: `data_head` is written by the kernel; a volatile read of
-        // the aligned u64, then an acquire fence, orders our reads of the
-        // records after it, as perf_event_open(2) prescribes.
-        let head = unsafe { std::ptr::read_volatile(&raw const (*p).data_head) };
-        fence(Ordering::Acquire);
-        // SAFETY: `data_tail` is ours to read and write.
-        let mut tail = unsafe { std::ptr::read_volatile(&raw const (*p).data_tail) };
+        // SAFETY: `data_head` and `data_tail` are aligned u64s of the mapped
+        // metadata page, shared with the kernel, which writes the head and
+        // reads the tail: read and written only atomically here. The acquire
+        // load orders our reads of the records after the head, as
+        // perf_event_open(2) prescribes.
+        let (head_at, tail_at) = unsafe {
+            (
+                AtomicU64::from_ptr(&raw mut (*p).data_head),
+                AtomicU64::from_ptr(&raw mut (*p).data_tail),
+            )
+        };
+        let head = head_at.load(Ordering::Acquire);
+        let mut tail = tail_at.load(Ordering::Relaxed);
         let mut buf = std::mem::take(&mut self.scratch);
         while tail < head {
             self.read_into(tail, std::mem::size_of::<perf_event_header>(), &mut buf);
@@ -314,31 +326,28 @@ impl Ring {
             tail += size as u64;
         }
         self.scratch = buf;
-        fence(Ordering::Release);
-        // SAFETY: writing `data_tail` hands the space back to the kernel,
-        // after the release fence that orders our reads before it.
-        unsafe { std::ptr::write_volatile(&raw mut (*p).data_tail, tail) };
+        // Hands the space back to the kernel, after our reads of it.
+        tail_at.store(tail, Ordering::Release);
     }
 
     /// `n` bytes of the ring at stream position `at`, made contiguous in `buf`.
     fn read_into(&self, at: u64, n: usize, buf: &mut Vec<u8>) {
         let start = (at % self.data_size as u64) as usize;
         let n = n.min(self.data_size);
-        // SAFETY: the data area is `data_size` bytes at `data_offset` inside
-        // the mapping, which lives as long as `self`; the kernel does not
-        // write the bytes between tail and head until we move the tail.
-        let data = unsafe {
-            std::slice::from_raw_parts(
-                self.page.as_ptr().cast::<u8>().add(self.data_offset),
-                self.data_size,
-            )
-        };
+        let first = n.min(self.data_size - start);
         buf.clear();
-        if start + n <= self.data_size {
-            buf.extend_from_slice(&data[start..start + n]);
-        } else {
-            buf.extend_from_slice(&data[start..]);
-            buf.extend_from_slice(&data[..n - (self.data_size - start)]);
+        buf.reserve(n);
+        // SAFETY: the data area is `data_size` bytes at `data_offset` inside
+        // the mapping, which lives as long as `self`. Only the record's own
+        // bytes are copied — `start..start + first`, then `0..n - first` when
+        // it wraps, both inside the area and between tail and head, which the
+        // kernel does not write until we move the tail — by raw copies into
+        // `buf`'s reserved space; no reference to the shared area is made.
+        unsafe {
+            let data = self.page.as_ptr().cast::<u8>().add(self.data_offset);
+            std::ptr::copy_nonoverlapping(data.add(start), buf.as_mut_ptr(), first);
+            std::ptr::copy_nonoverlapping(data, buf.as_mut_ptr().add(first), n - first);
+            buf.set_len(n);
         }
     }
 }
@@ -375,7 +384,7 @@ thread_local! {
     /// This thread's ring, opened on first use and kept until the thread
     /// ends: four `perf_event_open`s and an `mmap` per scenario would cost
     /// more than a small scenario. It reads nothing of other threads.
-    static RING: std::cell::RefCell<Option<Ring>> = const { std::cell::RefCell::new(None) };
+    static RING: std::cell::RefCell<Option<Result<Ring, Unavailable>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Whether this process can read the TSC events: the format files decode and
@@ -460,9 +469,14 @@ impl TreeRings {
         })
     }
 
-    /// perf time → TSC, when every ring's kernel clock is the TSC.
+    /// perf time → TSC, when every ring says its clock is the TSC's (and
+    /// they all say the same conversion).
     pub(crate) fn tsc_clock(&self) -> Option<TscClock> {
-        self.rings.first()?.tsc_clock()
+        let first = self.rings.first()?.tsc_clock()?;
+        self.rings[1..]
+            .iter()
+            .all(|r| r.tsc_clock() == Some(first))
+            .then_some(first)
     }
 }
 
@@ -492,20 +506,28 @@ pub(crate) fn this_thread() -> Result<Handle, Unavailable> {
     let decoder = tracefs::decoder()?;
     RING.with(|r| {
         let mut r = r.borrow_mut();
-        if r.is_none() {
-            let tid = super::sys::gettid();
-            let ring = Ring::open(decoder, Target::Thread(tid)).map_err(|e| open_error(&e))?;
-            *r = Some(ring);
+        // Tried once per thread: a ring that cannot open (EMFILE, the mlock
+        // limit) is not retried at every run.
+        let ring = r.get_or_insert_with(|| {
+            Ring::open(decoder, Target::Thread(super::sys::gettid())).map_err(|e| open_error(&e))
+        });
+        match ring {
+            Ok(_) => Ok(Handle {
+                decoder,
+                _this_thread: std::marker::PhantomData,
+            }),
+            Err(e) => Err(e.clone()),
         }
-        Ok(Handle { decoder })
     })
 }
 
-/// A thread's access to its own ring. Use it on the thread that made it
-/// (the kvm backend checks that before every step).
+/// A thread's access to its own ring. Neither `Send` nor `Sync`: it reads
+/// the ring of the thread it is used on, so it stays on the one that made it
+/// (and so does a `KvmBackend` holding it).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Handle {
     decoder: &'static Decoder,
+    _this_thread: std::marker::PhantomData<*const ()>,
 }
 
 impl Handle {
@@ -513,7 +535,7 @@ impl Handle {
     pub(crate) fn drain(&self) -> Vec<Sample> {
         let mut out = Vec::new();
         RING.with(|r| {
-            if let Some(ring) = r.borrow_mut().as_mut() {
+            if let Some(Ok(ring)) = r.borrow_mut().as_mut() {
                 ring.drain(self.decoder, &mut out);
             }
         });
@@ -524,14 +546,17 @@ impl Handle {
     /// untraced runs must not pay for events nobody reads.
     pub(crate) fn set_enabled(&self, on: bool) -> Result<(), KvmError> {
         RING.with(|r| match r.borrow().as_ref() {
-            Some(ring) => ring.set_enabled(on),
-            None => Ok(()),
+            Some(Ok(ring)) => ring.set_enabled(on),
+            _ => Ok(()),
         })
     }
 
     /// What this thread's ring dropped or could not decode, since it opened.
     pub(crate) fn losses(&self) -> Losses {
-        RING.with(|r| r.borrow().as_ref().map(Ring::losses).unwrap_or_default())
+        RING.with(|r| match r.borrow().as_ref() {
+            Some(Ok(ring)) => ring.losses(),
+            _ => Losses::default(),
+        })
     }
 }
 

@@ -167,7 +167,8 @@ pub(crate) fn monotonic_raw_ns() -> u64 {
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// This thread's id, as tracepoints report it in `common_pid`.
+/// This thread's id in the caller's PID namespace (what `perf_event_open`
+/// takes as `pid`).
 pub(crate) fn gettid() -> i32 {
     // SAFETY: gettid has no arguments and cannot fail.
     unsafe { libc::gettid() }

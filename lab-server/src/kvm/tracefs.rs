@@ -64,11 +64,7 @@ fn read_format(root: &Path, event: &str) -> Result<EventFormat, Unavailable> {
 /// The events read, with their tracepoint ids: `kvm_write_tsc_offset (83)`, …
 pub fn events_read() -> Vec<String> {
     match decoder() {
-        Ok(d) => EVENTS
-            .iter()
-            .zip(d.ids())
-            .map(|(e, id)| format!("{e} ({id})"))
-            .collect(),
+        Ok(d) => d.events().map(|(e, id)| format!("{e} ({id})")).collect(),
         Err(_) => Vec::new(),
     }
 }

@@ -126,20 +126,29 @@ async fn json_refusals(State(st): St, r: Response) -> Response {
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::TooLarge(st.config.body_limit).into_response();
     }
-    let status = r.status();
-    let text = axum::body::to_bytes(r.into_body(), 4096)
+    // Keep the status and every header (a 405's `Allow`); only the body
+    // and its type change.
+    let (mut parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let message = if text.is_empty() {
-        status
+        parts
+            .status
             .canonical_reason()
             .unwrap_or("the request was refused")
             .to_string()
     } else {
         text
     };
-    (status, Json(protocol::ApiError::new(message))).into_response()
+    let json = serde_json::to_vec(&protocol::ApiError::new(message)).expect("errors serialise");
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json))
 }
 
 /// The client's address (127.0.0.1 when served without a socket, in tests).
@@ -230,6 +239,11 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs/{id}", get(run_record))
         .route("/api/runs/{id}/events", get(run_events))
         .route("/api/presenter/events", get(presenter_events))
+        // Under /api/ an unknown path is the API's 404, even beside a built site.
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::NotFound("no such API path".into()) }),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))
         .layer(middleware::map_response_with_state(

@@ -40,8 +40,8 @@ impl KvmWriteTsc for Linux314 {
 /// `kvm_write_tsc(vcpu, msr)` of Linux 3.14.1, step by step.
 // Inlined into the write path: the outcome stays in registers (see benches/models.rs).
 #[inline(always)]
-pub fn kvm_write_tsc<G: Generation, W: KvmWriteTsc>(
-    kvm: &mut Kvm<G, W>,
+pub fn kvm_write_tsc<G: Generation>(
+    kvm: &mut Kvm<G, Linux314>,
     v: usize,
     mut data: u64,
     now: HostTime,

@@ -52,8 +52,8 @@ impl KvmWriteTsc for Linux317 {
 /// `kvm_write_tsc(vcpu, msr)` of Linux 3.17.0, step by step.
 // Inlined into the write path: the outcome stays in registers (see benches/models.rs).
 #[inline(always)]
-pub fn kvm_write_tsc<G: Generation, W: KvmWriteTsc>(
-    kvm: &mut Kvm<G, W>,
+pub fn kvm_write_tsc<G: Generation>(
+    kvm: &mut Kvm<G, Linux317>,
     v: usize,
     mut data: u64,
     now: HostTime,
