@@ -38,6 +38,14 @@ library![
     "tsc-offset-attr",
     "khz-mismatch",
     "unstable-host-tsc",
+    "qemu-reboot-parked-vcpu-before-3f2a05b31ee9",
+    "qemu-reboot-parked-vcpu-after-3f2a05b31ee9",
+    "qemu-reset-slow-callbacks",
+    "cloud-hypervisor-restore-8383",
+    "cloud-hypervisor-restore-8437",
+    "firecracker-restore-khz-change",
+    "crosvm-restore-in-place",
+    "gvisor-write-until-stable",
 ];
 
 /// Finds a library scenario by name.
