@@ -35,7 +35,7 @@
 //! |---|---|
 //! | words | `lex` (crate-private), [`pvclock`] |
 //! | the language | [`ast`], [`trace`] (the events and their vocabulary) |
-//! | settings and seams | [`host`], [`limits`], [`backend`], [`error`] |
+//! | settings and seams | [`host`], [`limits`], [`backend`], [`error`], [`kernel`] (the kernel's view, from its tracepoints) |
 //! | reading text | [`text`] → [`check`](mod@check) |
 //! | the kernels | [`models`] (`linux_3x` shared by `linux_3_14` and `linux_3_17`; `linux_6_18`) |
 //! | running | [`exec`], then [`library`], [`bench`](mod@bench), [`protocol`] |
@@ -49,6 +49,7 @@ pub mod check;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod kernel;
 mod lex;
 pub mod library;
 pub mod limits;
