@@ -32,6 +32,7 @@ pub fn backend_colour(b: BackendId) -> (u8, u8, u8) {
         BackendId::Linux317U8 => PALETTE[3],
         BackendId::Linux618 => PALETTE[2],
         BackendId::Kvm => PALETTE[4],
+        BackendId::Trace => PALETTE[5],
     }
 }
 

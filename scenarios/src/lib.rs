@@ -25,6 +25,26 @@
 //!
 //! The crate is pure — no I/O, no threads, no clock — so the same code runs
 //! natively in the server and as WebAssembly in the browser.
+//!
+//! A kernel trace captured elsewhere comes back in through [`import`](mod@import): the
+//! VMs in it, each rebuilt as the trace's own events, a scenario, and the
+//! timing that replays the models at the trace's moments.
+//!
+//! ```
+//! use scenarios::{import, replay_model, BackendId, ImportLimits};
+//!
+//! let trace = b"\
+//! kvm_write_tsc_offset: vcpu=0 prev=0 next=18446743943414584320
+//! kvm_track_tsc: vcpu_id 0 masterclock 0 offsetmatched 0 nr_online 1 hostclock tsc
+//! kvm_write_tsc_offset: vcpu=0 prev=18446743943414584320 next=18446743943414584320
+//! kvm_track_tsc: vcpu_id 0 masterclock 0 offsetmatched 0 nr_online 1 hostclock tsc
+//! ";
+//! let imported = import(trace, ImportLimits::DEFAULT);
+//! let run = imported.run(1, 2_600_000).unwrap();
+//! assert!(run.text.contains("create 1\nwrite 0 0"));
+//! let model = replay_model(&run.scenario, BackendId::Linux618, run.host, run.timing());
+//! assert!(model.error.is_none());
+//! ```
 
 //! ## Layers
 //!
@@ -35,10 +55,10 @@
 //! |---|---|
 //! | words | `lex` (crate-private), [`pvclock`] |
 //! | the language | [`ast`], [`trace`] (the events and their vocabulary) |
-//! | settings and seams | [`host`], [`limits`], [`backend`], [`error`] |
+//! | settings and seams | [`host`], [`limits`], [`backend`], [`error`], [`kernel`] (the kernel's view, from its tracepoints) |
 //! | reading text | [`text`] → [`check`](mod@check) |
 //! | the kernels | [`models`] (`linux_3x` shared by `linux_3_14` and `linux_3_17`; `linux_6_18`) |
-//! | running | [`exec`], then [`library`], [`bench`](mod@bench), [`protocol`] |
+//! | running | [`exec`], then [`import`](mod@import) (`body` ← `line`; `vms`; `rebuild`), [`library`], [`bench`](mod@bench), [`protocol`] |
 
 #![warn(missing_docs)]
 
@@ -49,6 +69,8 @@ pub mod check;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod import;
+pub mod kernel;
 mod lex;
 pub mod library;
 pub mod limits;
@@ -66,6 +88,7 @@ pub use exec::{
     Collected, execute, execute_collect, replay_model, run_model, verify, verify_models,
 };
 pub use host::{HostConfig, HostTime, Stamp, Timing};
+pub use import::{ImportLimits, Imported, ImportedRun, Importer, import};
 pub use limits::{Exceeded, Limits};
 pub use text::parse;
 pub use trace::{BackendId, Event, HostReport, RunEvent, Summary, WriteEvent, first_divergence};

@@ -756,7 +756,7 @@ impl fmt::Display for StmtHead<'_> {
 
 /// A number as scenarios write big ones: `_` between groups of three digits
 /// from 100 000 up (`5_000_000_000_000`), plain below.
-struct Grouped(u64);
+pub(crate) struct Grouped(pub(crate) u64);
 
 impl fmt::Display for Grouped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

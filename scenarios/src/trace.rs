@@ -28,6 +28,11 @@ pub enum BackendId {
     /// The real KVM of this machine.
     #[serde(rename = "kvm")]
     Kvm,
+    /// The kernel of an imported or traced run, read from its trace: what
+    /// that kernel did, not a backend a scenario can run on (it is not in
+    /// [`BackendId::ALL`], and no name parses to it).
+    #[serde(rename = "trace")]
+    Trace,
 }
 
 impl BackendId {
@@ -38,7 +43,7 @@ impl BackendId {
         BackendId::Linux317U8,
         BackendId::Linux618,
     ];
-    /// Every backend: the four models, then real KVM.
+    /// Every backend a scenario can run on: the four models, then real KVM.
     pub const ALL: [BackendId; 5] = [
         BackendId::Linux314,
         BackendId::Linux317,
@@ -55,6 +60,7 @@ impl BackendId {
             BackendId::Linux317U8 => "linux-3.17-u8",
             BackendId::Linux618 => "linux-6.18",
             BackendId::Kvm => "kvm",
+            BackendId::Trace => "trace",
         }
     }
 
@@ -72,12 +78,13 @@ impl BackendId {
                 "kvm_synchronize_tsc() of Linux 6.18: zero writes always sync, user_set_tsc, lazy master clock"
             }
             BackendId::Kvm => "the real KVM of this machine, read through its tracepoints",
+            BackendId::Trace => "the kernel of an imported or traced run, read from its trace",
         }
     }
 
-    /// Whether it is one of the kernel models (not real KVM).
+    /// Whether it is one of the kernel models (not real KVM, not a trace).
     pub fn is_model(self) -> bool {
-        self != BackendId::Kvm
+        !matches!(self, BackendId::Kvm | BackendId::Trace)
     }
 }
 

@@ -19,15 +19,15 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use scenarios::ast::{DeltaAmount, OffsetValue, TscValue};
+use scenarios::kernel::{KernelView, Record, Track};
 use scenarios::models::nsec_to_cycles;
 use scenarios::pvclock;
 use scenarios::trace::{
-    BackendId, ClockEvent, Count, HostReport, KhzEvent, Origin, RunEvent, Summary, WriteEvent,
+    BackendId, ClockEvent, HostReport, KhzEvent, Origin, RunEvent, Summary, WriteEvent,
 };
 use scenarios::{Backend, HostConfig, HostTime, Limits, Stamp, StepCtx, StepError, Timing};
 
 use super::error::KvmError;
-use super::format::Record;
 use super::perf::{self, Handle, Losses};
 use super::sys::{self, GuestMemory, MSR_IA32_TSC, MSR_KVM_SYSTEM_TIME_NEW};
 use super::watchdog::Watchdog;
@@ -122,24 +122,6 @@ pub(crate) fn prepare(vcpu: &VcpuFd, v: usize) -> Result<(), StepError> {
         MSR_KVM_SYSTEM_TIME_NEW,
         (PVCLOCK + PVCLOCK_SLOT * v) as u64 | 1,
     )
-}
-
-/// What the backend infers of the kernel's matching state from the trace.
-#[derive(Debug, Default)]
-struct KernelView {
-    cur_offset: Option<u64>,
-    nr: Option<u32>,
-    generation: u64,
-    this_generation: Vec<u64>,
-    /// The offset KVM computed for each vCPU (`kvm_write_tsc_offset.next`).
-    offsets: Vec<Option<u64>>,
-    /// Each vCPU's `virtual_tsc_khz`, and the rate of the last synchronising
-    /// write (`last_tsc_khz`): a write at another rate never matches.
-    khz: Vec<u32>,
-    last_khz: u32,
-    /// `use_master_clock` as the last event said it (`kvm_track_tsc` prints
-    /// the stored value, `kvm_update_master_clock` the new one).
-    master: Option<bool>,
 }
 
 /// A VM on real KVM, driven step by step.
@@ -298,15 +280,7 @@ impl KvmBackend {
             return Ok(Vec::new());
         };
         let records: Vec<Record> = t.drain().into_iter().map(|s| s.record).collect();
-        for r in &records {
-            match r {
-                Record::TrackTsc { masterclock, .. }
-                | Record::UpdateMasterClock { masterclock, .. } => {
-                    self.view.master = Some(*masterclock)
-                }
-                _ => {}
-            }
-        }
+        self.view.observe(&records);
         Ok(records)
     }
 
@@ -316,7 +290,7 @@ impl KvmBackend {
         // Only while the ring lost nothing: a lost record may be the update.
         if let Some(m) = self
             .view
-            .master
+            .master()
             .filter(|_| self.losses() == Losses::default())
         {
             return Ok(m);
@@ -330,7 +304,7 @@ impl KvmBackend {
     /// offsets answer with their own TSC.
     fn guest_tsc(&self, v: usize) -> Result<u64, StepError> {
         let host = sys::rdtsc();
-        match self.view.offsets.get(v).copied().flatten() {
+        match self.view.offset(v) {
             Some(off) => Ok(host.wrapping_add(off)),
             None => read_msr(&self.vm.vcpus[v], MSR_IA32_TSC),
         }
@@ -361,7 +335,8 @@ impl KvmBackend {
         })
     }
 
-    /// Turns the trace of one write into the shared event.
+    /// Turns the trace of one write into the shared event: matched and
+    /// generations are the shared inference of [`KernelView::write`].
     fn observe_write(
         &mut self,
         ctx: &StepCtx,
@@ -375,24 +350,12 @@ impl KvmBackend {
             Record::WriteTscOffset { vcpu, next, .. } if *vcpu as usize == v => Some(*next),
             _ => None,
         });
-        let track = records.iter().rev().find_map(|r| match r {
-            Record::TrackTsc {
-                vcpu,
-                masterclock,
-                offsetmatched,
-                nr_online,
-                ..
-            } if *vcpu as usize == v => Some((*masterclock, *offsetmatched, *nr_online)),
-            _ => None,
-        });
-        let online = track.map_or(self.vm.vcpus.len() as u32, |t| t.2);
+        let track = records.iter().rev().find_map(|r| Track::of(r, v as u32));
+        let online = track.map_or(self.vm.vcpus.len() as u32, |t| t.nr_online);
         let master_clock = match track {
-            Some((m, ..)) => m,
+            Some(t) => t.masterclock,
             None => self.master_clock()?,
         };
-        if let Some(n) = next {
-            self.view.offsets[v] = Some(n);
-        }
         let mut ev = WriteEvent {
             backend: BackendId::Kvm,
             step: ctx.step,
@@ -415,18 +378,7 @@ impl KvmBackend {
             decision: None,
             count: None,
         };
-        if origin == Origin::Guest {
-            // Since Linux 5.10 a guest WRMSR only moves the offset.
-            ev.matched = Some(false);
-            ev.new_generation = Some(false);
-            ev.count = Some(Count::Untouched);
-            ev.nr_matched = self.view.nr;
-            ev.vcpus_matched = self.view.nr.map(|n| n + 1 == online);
-            ev.cur_tsc_generation = self.traced().then_some(self.view.generation);
-            ev.this_tsc_generation = self.traced().then_some(self.view.this_generation[v]);
-            return Ok(ev);
-        }
-        let (Some(next), Some((_, nr, _))) = (next, track) else {
+        let Some(inferred) = self.view.write(v, origin, next, track) else {
             if self.traced() {
                 return Err(StepError::Unexpected(self.missing(
                     v,
@@ -437,35 +389,14 @@ impl KvmBackend {
             }
             return Ok(ev);
         };
-        let before = self.view.nr.unwrap_or(0);
-        let view = &mut self.view;
-        // A matched write takes the generation's offset exactly (stable TSC);
-        // a new generation resets the counter. With the counter at 0 before
-        // and after, only a vCPU already in the generation can have matched.
-        let same_rate = view.khz[v] == view.last_khz;
-        view.last_khz = view.khz[v];
-        let matched = same_rate
-            && Some(next) == view.cur_offset
-            && (nr > before
-                || (nr == before && (nr > 0 || view.this_generation[v] == view.generation)));
-        let count = if !matched {
-            view.generation += 1;
-            view.cur_offset = Some(next);
-            Count::Reset
-        } else if nr > before {
-            Count::Counted
-        } else {
-            Count::AlreadyCounted
-        };
-        view.this_generation[v] = view.generation;
-        view.nr = Some(nr);
-        ev.matched = Some(matched);
-        ev.new_generation = Some(!matched);
-        ev.count = Some(count);
-        ev.nr_matched = Some(nr);
-        ev.vcpus_matched = Some(nr + 1 == online);
-        ev.cur_tsc_generation = Some(view.generation);
-        ev.this_tsc_generation = Some(view.generation);
+        let traced = self.traced();
+        ev.matched = Some(inferred.matched);
+        ev.new_generation = Some(inferred.new_generation);
+        ev.count = Some(inferred.count);
+        ev.nr_matched = inferred.nr_matched;
+        ev.vcpus_matched = inferred.vcpus_matched(online);
+        ev.cur_tsc_generation = traced.then_some(inferred.cur_tsc_generation);
+        ev.this_tsc_generation = traced.then_some(inferred.this_tsc_generation);
         Ok(ev)
     }
 
@@ -590,9 +521,7 @@ impl Backend for KvmBackend {
         let records = self.drain()?;
         prepare(&vcpu, v)?;
         self.vm.vcpus.push(vcpu);
-        self.view.offsets.push(None);
-        self.view.khz.push(self.tsc_khz);
-        self.view.this_generation.push(0);
+        self.view.add_vcpu(self.tsc_khz);
         self.pvclock_version.push(0);
         self.observe_write(ctx, v, 0, Origin::Create, t, &records)
     }
@@ -646,7 +575,7 @@ impl Backend for KvmBackend {
             OffsetValue::Literal(o) => o as u64,
             OffsetValue::Of { vcpu: k, delta } => {
                 let k = self.vcpu(k)?;
-                let base = match self.view.offsets[k] {
+                let base = match self.view.offset(k) {
                     Some(o) => o,
                     None => sys::get_tsc_offset(&self.vm.vcpus[k])
                         .map_err(|e| KvmError::io("KVM_GET_DEVICE_ATTR", &e))?,
@@ -678,7 +607,7 @@ impl Backend for KvmBackend {
         let now = self.vm.vcpus[v]
             .get_tsc_khz()
             .map_err(|e| os("KVM_GET_TSC_KHZ", e))?;
-        self.view.khz[v] = now;
+        self.view.set_khz(v, now);
         if now != wanted {
             return Err(match set {
                 Err(e) => os("KVM_SET_TSC_KHZ", e),
@@ -776,7 +705,7 @@ impl Backend for KvmBackend {
         let pvclock_stable: Vec<bool> = (0..n)
             .map(|v| pvclock::tsc_stable(self.pvclock(v).1))
             .collect();
-        let nr = self.view.nr.filter(|_| self.traced());
+        let nr = self.view.nr_matched().filter(|_| self.traced());
         let online = n as u32;
         let mut host = self.host.clone();
         let Losses { lost, undecodable } = self.losses();
@@ -798,8 +727,10 @@ impl Backend for KvmBackend {
             master_clock: self.master_clock().unwrap_or(false),
             kvmclock_stable: n > 0 && pvclock_stable.iter().all(|&b| b),
             pvclock_stable,
-            this_tsc_generation: self.traced().then(|| self.view.this_generation.clone()),
-            cur_tsc_generation: self.traced().then_some(self.view.generation),
+            this_tsc_generation: self
+                .traced()
+                .then(|| self.view.this_tsc_generation().to_vec()),
+            cur_tsc_generation: self.traced().then_some(self.view.cur_tsc_generation()),
             writes: ctx.write.saturating_sub(1),
             implicit_run,
             t_ns: self.t_ns(now()),

@@ -31,52 +31,9 @@ pub const EVENTS: [&str; 4] = [
     "kvm_pvclock_update",
 ];
 
-/// One of KVM's TSC events, as the lab reads it (from binary records, or from
-/// a text trace).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Record {
-    /// `kvm_write_tsc_offset`: the offset KVM computed for a vCPU (`next`),
-    /// printed unsigned by the kernel, a two's-complement s64 in fact.
-    WriteTscOffset {
-        /// `vcpu_id`.
-        vcpu: u32,
-        /// `previous_tsc_offset`.
-        prev: u64,
-        /// `next_tsc_offset`.
-        next: u64,
-    },
-    /// `kvm_track_tsc`, raised by `kvm_track_tsc_matching` after a write.
-    TrackTsc {
-        /// `vcpu_id`.
-        vcpu: u32,
-        /// `use_master_clock` as stored *before* any update this write asks for.
-        masterclock: bool,
-        /// `nr_vcpus_matched_tsc` (`offsetmatched` in the text).
-        offsetmatched: u32,
-        /// `online_vcpus`.
-        nr_online: u32,
-        /// `host_clock`: the host's vDSO clock mode (1 = TSC).
-        hostclock: u32,
-    },
-    /// `kvm_update_master_clock`: the master clock decided.
-    UpdateMasterClock {
-        /// `use_master_clock`.
-        masterclock: bool,
-        /// `host_clock`.
-        hostclock: u32,
-        /// `offset_matched`: `vcpus_matched` at the decision.
-        vcpus_matched: bool,
-    },
-    /// `kvm_pvclock_update`: a vCPU's pvclock page was rewritten.
-    PvclockUpdate {
-        /// `vcpu_id`.
-        vcpu: u32,
-        /// The page's `version`.
-        version: u32,
-        /// The page's `flags` (PVCLOCK_TSC_STABLE_BIT is bit 0).
-        flags: u8,
-    },
-}
+/// The event a record decodes to: one definition, shared with the trace
+/// importer and the kernel view ([`scenarios::kernel`]).
+pub use scenarios::kernel::Record;
 
 /// Why a format file or a record could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]

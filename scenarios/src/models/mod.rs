@@ -192,7 +192,7 @@ pub trait KernelModel {
     }
 }
 
-/// Builds the model for a backend name; `None` for `kvm`.
+/// Builds the model for a backend name; `None` for `kvm` and `trace`.
 ///
 /// The 3.x kernels are one VM type with the release's `kvm_write_tsc` as a
 /// type parameter: `Kvm<u8, Linux314>`, `Kvm<u64, Linux317>`, `Kvm<u8, Linux317>`.
@@ -204,7 +204,7 @@ pub fn model(id: BackendId, host: HostConfig, timing: Timing) -> Option<Box<dyn 
             Box::new(ModelBackend::new(Kvm::<u8, Linux317>::new(host), timing))
         }
         BackendId::Linux618 => Box::new(ModelBackend::new(linux_6_18::Kvm::new(host), timing)),
-        BackendId::Kvm => return None,
+        BackendId::Kvm | BackendId::Trace => return None,
     })
 }
 
