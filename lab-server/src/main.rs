@@ -63,6 +63,13 @@ enum Command {
     Serve(cmd::serve::Options),
     /// Drive a live server with many concurrent clients; print latency, errors, RSS, fds.
     Load(cmd::load::Options),
+    /// Run a VMM (after `--`) and read the kernel's TSC events of its whole process tree;
+    /// show them as `run --backend kvm` does, and with --compare what each kernel model does
+    /// with these very writes.
+    Trace(cmd::trace::Options),
+    /// Read a trace captured elsewhere (ftrace text, trace_pipe, trace-cmd report) into its
+    /// VMs, their writes, the trace's own kernel view, and what each model makes of them.
+    Import(cmd::import::Options),
     /// Measure what the kvm backend costs on top of KVM's own ioctls (8-vCPU QEMU-like scenario).
     Bench {
         /// Repetitions of each measurement.
@@ -141,6 +148,8 @@ fn main() -> ExitCode {
         }
         Command::Host { json } => cmd::host::run(&mut out, json),
         Command::Bench { reps } => cmd::bench::run(&mut out, reps),
+        Command::Trace(options) => cmd::trace::run(&mut out, options),
+        Command::Import(options) => cmd::import::run(&mut out, options),
         Command::Serve(options) => cmd::serve::run(options),
         Command::Load(options) => cmd::load::run(&mut out, options),
         Command::Conform {

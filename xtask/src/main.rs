@@ -257,13 +257,19 @@ fn bench() -> Result<(), String> {
     )
 }
 
-/// `cargo xtask fuzz [--runs N]`: installs cargo-fuzz if needed, runs the
-/// parser target on nightly, and reports how many inputs ran.
+/// `cargo xtask fuzz [parse|models|import] [--runs N]`: installs cargo-fuzz if needed, runs a
+/// target (the parser by default) on nightly, and reports how many inputs ran.
 fn fuzz(args: &[String]) -> Result<(), String> {
-    let runs = match args {
+    let usage = || "usage: cargo xtask fuzz [parse|models|import] [--runs N]".to_string();
+    let (target, rest) = match args.first().map(String::as_str) {
+        Some(t @ ("parse" | "models" | "import")) => (t, &args[1..]),
+        Some("--runs") | None => ("parse", args),
+        Some(_) => return Err(usage()),
+    };
+    let runs = match rest {
         [] => "10000000".to_string(),
         [flag, n] if flag == "--runs" => n.clone(),
-        _ => return Err("usage: cargo xtask fuzz [--runs N]".into()),
+        _ => return Err(usage()),
     };
     if output("cargo", &["fuzz", "--version"]).is_err() {
         run("cargo", &["install", "cargo-fuzz", "--locked"])?;
@@ -275,20 +281,24 @@ fn fuzz(args: &[String]) -> Result<(), String> {
             &["toolchain", "install", "nightly", "--profile", "minimal"],
         )?;
     }
-    // Seed the corpus with the library, so the fuzzer starts from real scenarios.
-    let corpus = root().join("scenarios/fuzz/corpus/parse");
+    // Seed the corpus with real inputs: the library for the parser and the
+    // models, the trace fixtures for the importer.
+    let corpus = root().join("scenarios/fuzz/corpus").join(target);
     std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
-    let library = root().join("scenarios/library");
-    for entry in std::fs::read_dir(&library).map_err(|e| format!("{}: {e}", library.display()))? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        if let Some(name) = path.file_name() {
-            std::fs::copy(&path, corpus.join(name))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+    let seeds = root().join(if target == "import" {
+        "scenarios/tests/traces"
+    } else {
+        "scenarios/library"
+    });
+    for entry in walk(&seeds)? {
+        if let Some(name) = entry.file_name() {
+            std::fs::copy(&entry, corpus.join(name))
+                .map_err(|e| format!("{}: {e}", entry.display()))?;
         }
     }
     let runs_arg = format!("-runs={runs}");
     let corpus_arg = corpus.to_str().ok_or("non-UTF-8 path")?;
-    // The parser is safe Rust: no sanitizer, so 10 M inputs take minutes, not hours.
+    // The targets are safe Rust: no sanitizer, so 10 M inputs take minutes, not hours.
     run(
         "cargo",
         &[
@@ -299,7 +309,7 @@ fn fuzz(args: &[String]) -> Result<(), String> {
             "none",
             "--fuzz-dir",
             "scenarios/fuzz",
-            "parse",
+            target,
             corpus_arg,
             "--",
             &runs_arg,
@@ -307,4 +317,18 @@ fn fuzz(args: &[String]) -> Result<(), String> {
             "-print_final_stats=1",
         ],
     )
+}
+
+/// The files under `dir`, its subfolders' included.
+fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
 }

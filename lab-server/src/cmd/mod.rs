@@ -7,11 +7,14 @@ pub(crate) mod check;
 pub(crate) mod conform;
 pub(crate) mod fmt;
 pub(crate) mod host;
+pub(crate) mod import;
+pub(crate) mod imported;
 pub(crate) mod list;
 pub(crate) mod load;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod show;
+pub(crate) mod trace;
 
 use std::io;
 use std::process::ExitCode;

@@ -66,6 +66,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::kernel::Record;
+
 pub use rebuild::{
     EVENT_SLACK_NS, ImportedRun, RATE_PPM, ValueRule, WAIT_MIN_NS, WINDOW_NS, WriteValue,
 };
@@ -375,6 +377,35 @@ impl Importer {
         self.whole_line(line.as_bytes());
     }
 
+    /// One event that came as a record rather than a line (the binary
+    /// records `lab-server trace` reads through perf): thread `pid` of
+    /// process `tgid`, at `ts` — the host TSC when `tsc` is true (read as
+    /// the `x86-tsc` clock), else nanoseconds. It counts as a line of the
+    /// input, so problems still name a position.
+    pub fn push_event(&mut self, pid: u32, tgid: Option<u32>, ts: u64, tsc: bool, record: Record) {
+        self.line += 1;
+        let n = self.line;
+        self.report.tsc_events += 1;
+        let stamp = if tsc {
+            line::Stamp::Counter(ts)
+        } else {
+            line::Stamp::Seconds {
+                ns: ts,
+                decimals: 9,
+            }
+        };
+        let Some(ts) = self.timestamp(n, Some(stamp)) else {
+            self.report.not_kept += 1;
+            return;
+        };
+        let who = vms::Who {
+            pid,
+            tgid,
+            task: b"",
+        };
+        self.vms.record(n, ts, Some(who), record, &mut self.report);
+    }
+
     /// The end of the input: what was read.
     pub fn finish(mut self) -> Imported {
         let mut stopped = None;
@@ -393,7 +424,7 @@ impl Importer {
             };
             stopped = Some(Stopped { line, message });
         }
-        let (mut vms, kept) = self.vms.finish(&mut self.report);
+        let (mut vms, kept) = self.vms.finish(stopped.is_some(), &mut self.report);
         let clock = self.clock.unwrap_or(ClockKind::Absent);
         if clock == ClockKind::Absent {
             for vm in &mut vms {

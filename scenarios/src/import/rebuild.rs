@@ -20,7 +20,7 @@
 //! offset, not one computed from its value, so its value may lie anywhere in
 //! the kernel's 1 s window ([`WINDOW_NS`]) around the estimate: the bound
 //! grows by that. An estimate within the bound of 0 or 1 is taken as that
-//! value — 0 until the vCPU has run (QEMU's writes at boot), 1 after
+//! value — 0 until the VM has run since the vCPU was made (QEMU at boot, a hotplug), 1 after
 //! (QEMU's reset, 5286c3662294) — as the kernel's rules treat 0 apart.
 
 use std::collections::HashMap;
@@ -361,6 +361,7 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
     let who = match (&info.task, info.pid, info.tgid) {
         (Some(t), Some(p), Some(g)) => format!(" ({t}, pid {p}, tgid {g})"),
         (Some(t), Some(p), None) => format!(" ({t}, pid {p})"),
+        (None, Some(p), Some(g)) => format!(" (pid {p}, tgid {g})"),
         (_, _, Some(g)) => format!(" (tgid {g})"),
         _ => String::new(),
     };
@@ -395,6 +396,12 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
     let mut index_of: HashMap<u32, u32> = HashMap::new();
     let mut taken: Vec<bool> = Vec::new();
     let mut last_flags: HashMap<u32, u8> = HashMap::new();
+    // How many pvclock rewrites the VM had when each vcpu_id was created:
+    // a vCPU made before the VM last ran has had its state read back by the
+    // VMM since (QEMU writes 1 at reset then, 5286c3662294), one made after
+    // (a hotplug) has not (QEMU writes its fresh 0).
+    let mut rewrites: u64 = 0;
+    let mut created_at: HashMap<u32, u64> = HashMap::new();
     let mut master: Option<bool> = None;
     let mut master_seen = false;
     let mut clock_ns = start_ns;
@@ -409,6 +416,7 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
         let (origin, next, track) = match k.what {
             What::Pvclock { flags } => {
                 last_flags.insert(k.vcpu, flags);
+                rewrites += 1;
                 continue;
             }
             What::MasterClock { masterclock } => {
@@ -422,6 +430,9 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
                 track,
             } => (origin, next, track),
         };
+        if origin == Origin::Create {
+            created_at.insert(k.vcpu, rewrites);
+        }
         let mapped = index_of.get(&k.vcpu).copied();
         // vCPUs made before the trace began: as many as it says were online,
         // and one for a vCPU the trace writes before any free one.
@@ -530,13 +541,20 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
                 None => (false, false),
             };
             let (value, rule, comment) = if near0 || near1 {
-                let ran = last_flags.contains_key(&k.vcpu) || (!info.pvclock_traced && master_seen);
+                // The VM ran since this vCPU was made (any vCPU's page was
+                // rewritten since); without pvclock in the trace, a master
+                // clock decision stands in.
+                let ran = if info.pvclock_traced {
+                    rewrites > created_at.get(&k.vcpu).copied().unwrap_or(0)
+                } else {
+                    master_seen
+                };
                 let value = u64::from(if near0 && near1 { ran } else { near1 });
                 let w = within.unwrap_or(0);
                 let why = if value == 1 {
-                    "the vCPU has run"
+                    "the VM has run since this vCPU was made"
                 } else {
-                    "the vCPU has not run"
+                    "the VM has not run since this vCPU was made"
                 };
                 (
                     value,
@@ -691,12 +709,22 @@ fn summary(b: &Builder, e: End<'_>) -> Summary {
     for (&id, &v) in index_of {
         id_at[v as usize] = Some(id);
     }
+    // A vCPU whose page was never rewritten in the trace (it had not run
+    // yet: SeaBIOS starts only the boot vCPU) gets the stable bit at its
+    // first entry iff the master clock is on (`kvm_guest_time_update`): what
+    // the models' implicit `run *` shows too, so the summary says "after an
+    // implicit run" then.
+    let master_at_end = master.unwrap_or(false);
+    let mut never_ran = false;
     let pvclock_stable: Vec<bool> = if pvclock_traced {
         id_at
             .iter()
-            .map(|id| {
-                id.and_then(|id| last_flags.get(&id))
-                    .is_some_and(|&f| pvclock::tsc_stable(f))
+            .map(|id| match id.and_then(|id| last_flags.get(&id)) {
+                Some(&f) => pvclock::tsc_stable(f),
+                None => {
+                    never_ran = true;
+                    master_at_end
+                }
             })
             .collect()
     } else {
@@ -719,7 +747,7 @@ fn summary(b: &Builder, e: End<'_>) -> Summary {
         this_tsc_generation: Some(this),
         cur_tsc_generation: Some(view.cur_tsc_generation()),
         writes: b.write - 1,
-        implicit_run: false,
+        implicit_run: never_ran,
         t_ns,
         host: None,
     }
@@ -787,7 +815,7 @@ fn sentences(info: &VmInfo, clock: &Clock, kept: &[Kept], anchor: Option<u64>) -
         ),
     }
     out.push(
-        "A value within its error of 0 or 1 is taken as that value: 0 until the vCPU has run (QEMU at boot), 1 after (QEMU's reset, 5286c3662294)."
+        "A value within its error of 0 or 1 is taken as that value: 0 until the VM has run since the vCPU was made (QEMU at boot, and a hotplugged vCPU's first state), 1 after (QEMU's reset, 5286c3662294)."
             .into(),
     );
     out

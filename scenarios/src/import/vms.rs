@@ -115,6 +115,9 @@ struct Vm {
     online: u32,
     kept: Vec<Kept>,
     said_vcpus: bool,
+    /// A write of it traced a `prev` other than 0: the host reports the
+    /// offset a write replaces (kvm-pvm, which applies none, always says 0).
+    reports_prev: bool,
 }
 
 impl Vm {
@@ -189,7 +192,7 @@ impl Vms {
             Record::WriteTscOffset { vcpu, prev, next } => {
                 self.flush(pid, report);
                 let task = who
-                    .filter(|w| !self.threads.contains_key(&w.pid))
+                    .filter(|w| !w.task.is_empty() && !self.threads.contains_key(&w.pid))
                     .map(|w| String::from_utf8_lossy(w.task).into());
                 self.pending.push(Pending {
                     line,
@@ -281,9 +284,26 @@ impl Vms {
     }
 
     /// The end of the input: writes still waiting have no `kvm_track_tsc`.
-    pub(crate) fn finish(mut self, report: &mut Report) -> (Vec<VmInfo>, Vec<Vec<Kept>>) {
+    /// The end of the input; `cut` when it stopped part way through a line.
+    pub(crate) fn finish(
+        mut self,
+        cut: bool,
+        report: &mut Report,
+    ) -> (Vec<VmInfo>, Vec<Vec<Kept>>) {
         self.pending.sort_by_key(|p| p.line);
         for p in std::mem::take(&mut self.pending) {
+            if cut {
+                // Its kvm_track_tsc may be what the cut took: neither a
+                // userspace write nor a guest one can be told.
+                report.problem(p.line, ProblemKind::Unpaired, || {
+                    format!(
+                        "the trace stops before this write's kvm_track_tsc (vCPU {}): not read",
+                        p.vcpu
+                    )
+                });
+                report.not_kept += 1;
+                continue;
+            }
             self.resolve(p, None, report);
         }
         self.vms.into_iter().map(|vm| (vm.info, vm.kept)).unzip()
@@ -322,7 +342,18 @@ impl Vms {
 
     /// A write, with the `kvm_track_tsc` that followed it if one did.
     fn resolve(&mut self, mut p: Pending, track: Option<(Track, u32)>, report: &mut Report) {
-        let first = p.prev == 0 && track.is_some_and(|(t, _)| t.nr_online == 1);
+        // A first creation (nr_online 1, prev 0) starts a new VM — unless its
+        // thread's VM has that one vCPU already and its host never reports a
+        // `prev`: then it is a rewrite of it (kvm-pvm, which applies no
+        // offset, traces prev = 0 for every write, and a 1-vCPU QEMU writes
+        // all from one thread).
+        let rewrite = p
+            .pid
+            .and_then(|pid| self.threads.get(&pid))
+            .is_some_and(|t| {
+                matches!(t.slot, Slot::Vm(v) if self.vms[v].online == 1 && !self.vms[v].reports_prev)
+            });
+        let first = p.prev == 0 && !rewrite && track.is_some_and(|(t, _)| t.nr_online == 1);
         let Slot::Vm(v) = self.assign(&mut p, track.map(|t| t.0), first, report) else {
             report.not_kept += 1;
             return;
@@ -331,6 +362,7 @@ impl Vms {
         let max_vcpus = self.limits.max_vcpus as usize;
         let vm = &mut self.vms[v];
         vm.info.writes += 1;
+        vm.reports_prev |= p.prev != 0;
         let (idx, new) = match vm.index(p.vcpu) {
             Some(i) => (i, false),
             None if vm.ids.len() >= max_vcpus => {
@@ -463,6 +495,19 @@ impl Vms {
             }
         }
         let t = track.filter(|t| p.prev == 0 && t.nr_online > 1)?;
+        // A rewrite of a vCPU a VM has, at the online count it has: on hosts
+        // that trace prev = 0 for every write (kvm-pvm), or without threads.
+        let rewrites =
+            || vms().filter(|(_, vm)| vm.online == t.nr_online && vm.index(p.vcpu).is_some());
+        let same_offset = |vm: &Vm| {
+            vm.index(p.vcpu).and_then(|i| vm.view.offset(i)) == Some(p.next)
+                || vm.view.cur_offset() == Some(p.next)
+        };
+        // Only with the offset it already has: another VM's creation of that
+        // vCPU number looks the same but for its own offset.
+        if let Some((v, _)) = rewrites().filter(|(_, vm)| same_offset(vm)).max_by(latest) {
+            return Some(v);
+        }
         let joins = |vm: &&Vm| vm.online + 1 == t.nr_online && vm.index(p.vcpu).is_none();
         let candidates = || vms().filter(|(_, vm)| joins(vm));
         candidates()
@@ -508,6 +553,7 @@ impl Vms {
             online: 0,
             kept: Vec::new(),
             said_vcpus: false,
+            reports_prev: false,
         });
         Slot::Vm(self.vms.len() - 1)
     }
@@ -549,7 +595,8 @@ impl Vms {
             info.threads += 1;
             if info.pid.is_none() {
                 info.pid = Some(pid);
-                info.task = Some(task.into());
+                // Records read through perf carry no task name.
+                info.task = (!task.is_empty()).then(|| task.into());
             }
         }
     }
