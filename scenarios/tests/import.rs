@@ -632,3 +632,21 @@ fn a_run_stays_within_the_languages_bounds() {
     );
     scenarios::parse(&run.text).unwrap();
 }
+
+/// `cargo xtask fuzz import` found a trace whose timestamps jump by more than
+/// the language's ten years of waiting: the rebuilt scenario did not parse.
+/// The run now stops before such a gap, and says so.
+#[test]
+fn fuzz_a5446006_a_gap_past_ten_years_stops_the_run() {
+    let input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/import-crash-a5446006"),
+    )
+    .unwrap();
+    let imported = import(&input, ImportLimits::DEFAULT);
+    assert!(!imported.vms.is_empty());
+    for vm in &imported.vms {
+        let run = imported.run(vm.id, KHZ).unwrap();
+        let again = scenarios::parse(&run.text).unwrap_or_else(|e| panic!("{e}\n{}", run.text));
+        assert_eq!(again.to_string(), run.text);
+    }
+}

@@ -448,12 +448,16 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
         // The language's bounds: the run ends before them.
         let vcpus = u64::from(want.max(b.online)) + u64::from(creating);
         let steps = b.step() as u64 + 2 + u64::from(want.saturating_sub(b.online));
-        if vcpus > u64::from(MAX_VCPUS) || steps > Limits::LANGUAGE.max_steps {
+        // The gap since the scenario's clock, as a wait.
+        let gap = ns.saturating_sub(clock_ns);
+        let waited = clock_ns.saturating_sub(start_ns);
+        if vcpus > u64::from(MAX_VCPUS)
+            || steps > Limits::LANGUAGE.max_steps
+            || waited.saturating_add(gap) > Limits::LANGUAGE.max_wait_ns
+        {
             cut = Some(k.line);
             break;
         }
-        // The gap since the scenario's clock, as a wait.
-        let gap = ns.saturating_sub(clock_ns);
         if gap >= WAIT_MIN_NS {
             let d = gap / 1_000 * 1_000;
             b.push(
@@ -643,7 +647,7 @@ pub(crate) fn run(info: &VmInfo, kept: &[Kept], kind: ClockKind, khz: u32) -> Im
     let mut estimate = estimate;
     if let Some(line) = cut {
         let note = format!(
-            "The run stops before trace line {line}: past it the scenario would exceed the language's bounds ({} steps, {MAX_VCPUS} vCPUs).",
+            "The run stops before trace line {line}: past it the scenario would exceed the language's bounds ({} steps, {MAX_VCPUS} vCPUs, ten years of waiting).",
             Grouped(Limits::LANGUAGE.max_steps)
         );
         b.stmts.push(Stmt {
