@@ -54,6 +54,9 @@ pub struct Traced {
     pub status: ExitStatus,
     /// CMD's process id.
     pub pid: u32,
+    /// The task name (`comm`) of each thread that raised an event, read
+    /// from /proc while it ran (`qemu-system-x86`, `CPU 0/KVM`).
+    pub tasks: std::collections::HashMap<u32, String>,
     /// How long CMD ran.
     pub ran: Duration,
 }
@@ -104,9 +107,17 @@ pub fn trace(
     let deadline = duration.map(|d| started + d);
     let mut samples = Vec::new();
     let mut dropped = 0u64;
+    let mut tasks = std::collections::HashMap::new();
     let mut take = |rings: &mut TreeRings, samples: &mut Vec<Sample>| {
         let mut batch = Vec::new();
         let _ = rings.drain(&mut batch);
+        for s in &batch {
+            tasks.entry(s.tid).or_insert_with(|| {
+                std::fs::read_to_string(format!("/proc/{}/task/{}/comm", s.pid, s.tid))
+                    .map(|c| c.trim_end().to_string())
+                    .unwrap_or_default()
+            });
+        }
         let room = MAX_EVENTS.saturating_sub(samples.len());
         dropped += batch.len().saturating_sub(room) as u64;
         samples.extend(batch.into_iter().take(room));
@@ -149,6 +160,7 @@ pub fn trace(
         ended,
         status,
         pid,
+        tasks,
         ran: started.elapsed(),
     })
 }
@@ -200,4 +212,85 @@ fn stderr_copy() -> Stdio {
         Ok(fd) => Stdio::from(fd),
         Err(_) => Stdio::null(),
     }
+}
+
+/// The traced events as the kernel's own trace text (`record-tgid` on, the
+/// `x86-tsc` clock when perf's converts to TSC cycles, else seconds), which
+/// `lab-server import` and the notebook's "Import trace…" read: the recording
+/// `trace --out` writes. Each line is the event's `print fmt` of
+/// `arch/x86/kvm/trace.h`; of a pvclock update only the version and flags are
+/// known (the rest of the page is not decoded) and printed.
+pub fn trace_text(t: &Traced, cmd: &[String]) -> String {
+    use scenarios::kernel::Record;
+    let mut out = format!(
+        "# lab-server trace of `{}`: the kernel's TSC events, read through perf\n# clock: {}\n",
+        cmd.join(" "),
+        if t.tsc_clock.is_some() {
+            "x86-tsc"
+        } else {
+            "ns (seconds below)"
+        }
+    );
+    let clock = |c: u32| match c {
+        0 => "none".to_string(),
+        1 => "tsc".to_string(),
+        c => format!("0x{c:x}"),
+    };
+    for s in &t.samples {
+        let ts = match t.tsc_clock {
+            Some(c) => c.tsc(s.time).to_string(),
+            None => format!("{}.{:09}", s.time / 1_000_000_000, s.time % 1_000_000_000),
+        };
+        let task = t
+            .tasks
+            .get(&s.tid)
+            .filter(|n| !n.is_empty())
+            .map_or("<...>", String::as_str);
+        let (event, body) = match &s.record {
+            Record::WriteTscOffset { vcpu, prev, next } => (
+                "kvm_write_tsc_offset",
+                format!("vcpu={vcpu} prev={prev} next={next}"),
+            ),
+            Record::TrackTsc {
+                vcpu,
+                masterclock,
+                offsetmatched,
+                nr_online,
+                hostclock,
+            } => (
+                "kvm_track_tsc",
+                format!(
+                    "vcpu_id {vcpu} masterclock {} offsetmatched {offsetmatched} nr_online {nr_online} hostclock {}",
+                    u8::from(*masterclock),
+                    clock(*hostclock)
+                ),
+            ),
+            Record::UpdateMasterClock {
+                masterclock,
+                hostclock,
+                vcpus_matched,
+            } => (
+                "kvm_update_master_clock",
+                format!(
+                    "masterclock {} hostclock {} offsetmatched {}",
+                    u8::from(*masterclock),
+                    clock(*hostclock),
+                    u8::from(*vcpus_matched)
+                ),
+            ),
+            Record::PvclockUpdate {
+                vcpu,
+                version,
+                flags,
+            } => (
+                "kvm_pvclock_update",
+                format!("vcpu_id {vcpu}, pvclock {{ version {version}, flags 0x{flags:x} }}"),
+            ),
+        };
+        out.push_str(&format!(
+            " {task}-{} ({:>7}) [000] ..... {ts}: {event}: {body}\n",
+            s.tid, s.pid
+        ));
+    }
+    out
 }

@@ -253,3 +253,36 @@ fn a_qmp_system_reset_writes_1_to_every_vcpu() {
         .collect();
     assert!(left.is_empty(), "QEMU processes left behind: {left:?}");
 }
+
+/// `--out` writes the trace as the kernel's text; `import` reads it back to
+/// the same kernel view, write by write.
+#[test]
+fn a_trace_written_with_out_imports_to_the_same_run() {
+    if !can_trace() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let file = std::env::temp_dir().join(format!("lab-trace-{}.trace", std::process::id()));
+    let out = file.to_str().unwrap().to_string();
+    let args = boot(2);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let traced = events(&trace(
+        &["--duration", "1.5", "--json", "--out", &out],
+        &args,
+        Duration::from_secs(30),
+    ));
+    let imported = Command::new(env!("CARGO_BIN_EXE_lab-server"))
+        .args(["import", &out, "--json"])
+        .output()
+        .expect("lab-server import runs");
+    let _ = std::fs::remove_file(&file);
+    let imported = events(&imported);
+    let nr = |ev: &[Value]| -> Vec<Value> {
+        of(ev, "trace", "write")
+            .iter()
+            .map(|w| w["nr_matched"].clone())
+            .collect()
+    };
+    assert_eq!(nr(&traced).len(), 6);
+    assert_eq!(nr(&traced), nr(&imported));
+}

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use lab_server::traced::{self, Ended, Traced};
 use scenarios::import::{ImportLimits, Importer};
-use scenarios::protocol::Recording;
 
 use super::Fail;
 use super::imported::{self, Show};
@@ -22,7 +21,8 @@ pub(crate) struct Options {
     /// Stop CMD after this many seconds (it is stopped cleanly: SIGTERM, then SIGKILL).
     #[arg(long)]
     pub(crate) duration: Option<f64>,
-    /// Write the run as a recording the notebook and `import` open.
+    /// Write the traced events as a trace file (the kernel's text format) that
+    /// `import` and the notebook's "Import trace…" open.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
     /// JSON Lines: the trace's events (backend `trace`), and the models' with --compare.
@@ -91,7 +91,6 @@ pub(crate) fn run(out: &mut impl Write, o: Options) -> Result<(), Fail> {
         scenario: false,
         kernel: None,
     };
-    let host = lab_server::kvm::host::report();
     for (i, vm) in imported.vms.iter().enumerate() {
         let Some(run) = imported.run(vm.id, khz) else {
             continue;
@@ -106,21 +105,10 @@ pub(crate) fn run(out: &mut impl Write, o: Options) -> Result<(), Fail> {
             )?;
         }
         imported::show(out, &run, &how)?;
-        if let Some(path) = &o.out {
-            let path = if imported.vms.len() > 1 {
-                path.with_extension(format!("vm{}.json", vm.id))
-            } else {
-                path.clone()
-            };
-            let rec = Recording {
-                text: run.text.clone(),
-                host: host.clone(),
-                events: run.events.clone(),
-            };
-            let json = serde_json::to_string_pretty(&rec).expect("a recording serialises");
-            std::fs::write(&path, format!("{json}\n"))
-                .map_err(|e| Fail::Input(format!("{}: cannot write: {e}", path.display())))?;
-        }
+    }
+    if let Some(path) = &o.out {
+        std::fs::write(path, traced::trace_text(&t, &o.command))
+            .map_err(|e| Fail::Input(format!("{}: cannot write: {e}", path.display())))?;
     }
     if t.ended == Ended::Exited && !t.status.success() {
         eprintln!("note: `{}` exited with {}", o.command.join(" "), t.status);
@@ -137,7 +125,9 @@ fn to_import(t: &Traced) -> scenarios::import::Imported {
             Some(c) => c.tsc(s.time),
             None => s.time,
         };
+        let task = t.tasks.get(&s.tid).map_or("", String::as_str);
         importer.push_event(
+            task,
             s.tid,
             Some(s.pid),
             ts,

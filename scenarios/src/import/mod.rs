@@ -378,11 +378,20 @@ impl Importer {
     }
 
     /// One event that came as a record rather than a line (the binary
-    /// records `lab-server trace` reads through perf): thread `pid` of
-    /// process `tgid`, at `ts` — the host TSC when `tsc` is true (read as
-    /// the `x86-tsc` clock), else nanoseconds. It counts as a line of the
-    /// input, so problems still name a position.
-    pub fn push_event(&mut self, pid: u32, tgid: Option<u32>, ts: u64, tsc: bool, record: Record) {
+    /// records `lab-server trace` reads through perf): thread `pid` (task
+    /// name `task`, empty if unknown) of process `tgid`, at `ts` — the host
+    /// TSC when `tsc` is true (read as the `x86-tsc` clock), else
+    /// nanoseconds. It counts as a line of the input, so problems still name
+    /// a position.
+    pub fn push_event(
+        &mut self,
+        task: &str,
+        pid: u32,
+        tgid: Option<u32>,
+        ts: u64,
+        tsc: bool,
+        record: Record,
+    ) {
         self.line += 1;
         let n = self.line;
         self.report.tsc_events += 1;
@@ -401,7 +410,7 @@ impl Importer {
         let who = vms::Who {
             pid,
             tgid,
-            task: b"",
+            task: task.as_bytes(),
         };
         self.vms.record(n, ts, Some(who), record, &mut self.report);
     }
