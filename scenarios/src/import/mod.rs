@@ -251,7 +251,8 @@ impl Imported {
 
     /// VM `id` as a run the lab can show and replay; `tsc_khz` is the traced
     /// host's TSC rate (the CLI defaults it to this host's). `None` for a VM
-    /// that does not exist or has no write kept, or a rate of 0.
+    /// that does not exist, has no write kept or whose kept events make no
+    /// vCPU (a cut before its first), or a rate of 0.
     pub fn run(&self, id: u32, tsc_khz: u32) -> Option<ImportedRun> {
         let info = self.vm(id)?;
         let kept = self.kept.get(id as usize - 1)?;
@@ -262,7 +263,9 @@ impl Imported {
         {
             return None;
         }
-        Some(rebuild::run(info, kept, self.clock, tsc_khz))
+        // A VM whose kept events make no vCPU (a cut at its first one) has no
+        // run to show.
+        Some(rebuild::run(info, kept, self.clock, tsc_khz)).filter(|r| r.vcpus() > 0)
     }
 }
 

@@ -117,6 +117,17 @@ pub struct ImportedRun {
 }
 
 impl ImportedRun {
+    /// vCPUs the rebuilt scenario creates.
+    pub fn vcpus(&self) -> u32 {
+        self.scenario
+            .walk()
+            .map(|s| match s.kind {
+                crate::ast::StmtKind::Create { count } => count,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The trace's moments and values, for
     /// [`replay_model`](crate::exec::replay_model).
     pub fn timing(&self) -> Timing {
