@@ -26,6 +26,7 @@ library![
     "qemu-2.0-boot-4",
     "qemu-2.0-boot-8",
     "qemu-2.0-slow-reset",
+    "qemu-7.2-boot-4-traced",
     "skewed-write",
     "hotplug-after-boot",
     "qemu-reboot-writes-1",

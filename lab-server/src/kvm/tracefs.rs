@@ -72,8 +72,16 @@ pub fn events_read() -> Vec<String> {
 /// tracefs's root, mounting it when this process may.
 fn mounted_root() -> Result<PathBuf, Unavailable> {
     let root = tracefs_path();
-    if root.join("available_events").exists() {
-        return Ok(root);
+    match fs::metadata(root.join("available_events")) {
+        Ok(_) => return Ok(root),
+        // Mounted, but not for us: mounting again will not help.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(Unavailable(format!(
+                "{} is not readable by this user ({e}): run as root (or with CAP_PERFMON and read access to tracefs)",
+                root.display()
+            )));
+        }
+        Err(_) => {}
     }
     if root != Path::new(TRACEFS) {
         return Err(Unavailable(format!("no tracefs at {}", root.display())));
