@@ -652,8 +652,12 @@ fn fuzz_d9d4652f_a_vm_cut_at_its_first_write_has_no_run() {
 /// Every VM of a fuzzer's input that has a run rebuilds into a scenario
 /// that parses back to its own text.
 fn every_run_parses(name: &str) {
-    let input =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz").join(name)).unwrap();
+    let input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz")
+            .join(name),
+    )
+    .unwrap();
     let imported = import(&input, ImportLimits::DEFAULT);
     assert!(!imported.vms.is_empty());
     for vm in &imported.vms {
