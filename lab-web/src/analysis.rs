@@ -18,6 +18,9 @@ pub enum Source {
     Live,
     /// Real KVM, a run recorded on a lab machine and shipped with the site.
     Recorded { host: String },
+    /// The kernel of a trace imported into this page (backend `trace`):
+    /// `label` names the file and the VM.
+    Trace { label: String },
 }
 
 /// How far a backend's run got.
@@ -70,6 +73,22 @@ impl BackendRun {
                 ..BackendRun::new(backend, Source::Model)
             },
         }
+    }
+
+    /// Replays a kernel model at the moments of a traced run, with its
+    /// values (`scenarios::replay_model`): what that kernel would have done
+    /// with these very writes.
+    pub fn replayed(
+        scenario: &Scenario,
+        backend: BackendId,
+        replay: &scenarios::protocol::TraceReplay,
+    ) -> Self {
+        let c = scenarios::replay_model(scenario, backend, replay.host, replay.timing());
+        let mut run = BackendRun::from_events(backend, Source::Model, c.events);
+        if let Some(e) = c.error {
+            run.status = Status::Failed(e.to_string());
+        }
+        run
     }
 
     pub fn push(&mut self, e: Event) {
@@ -289,6 +308,19 @@ pub fn run_models(scenario: &Scenario, backends: &[BackendId]) -> Vec<BackendRun
         .iter()
         .filter(|b| b.is_model())
         .map(|&b| BackendRun::model(scenario, b))
+        .collect()
+}
+
+/// The same, replayed at a traced run's moments with its values.
+pub fn replay_models(
+    scenario: &Scenario,
+    backends: &[BackendId],
+    replay: &scenarios::protocol::TraceReplay,
+) -> Vec<BackendRun> {
+    backends
+        .iter()
+        .filter(|b| b.is_model())
+        .map(|&b| BackendRun::replayed(scenario, b, replay))
         .collect()
 }
 

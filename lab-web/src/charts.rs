@@ -1,12 +1,12 @@
-//! The charts, drawn with plotters into SVG text.
-//!
-//! SVG rather than a canvas: the same drawing runs natively under
-//! `cargo test`, exports as a file as it is, and scales on a projector. A
-//! chart is drawn once per run; the step-through cursor is an overlay the
-//! page moves, placed with the plot area's extent that [`Chart`] records, so
+//! What the charts show: their lines, marks and tables, decided here from
+//! the runs (plain Rust, tested natively). The drawing — plotters into SVG
+//! text — is lab-charts, a WASM module the page loads after its first
+//! results are on screen (`ui::lazy`), since drawing is some 40 KB gzip of
+//! the bundle and the charts sit below the verdicts and the tables. A chart
+//! is drawn once per run; the step-through cursor is an overlay the page
+//! moves, placed with the plot area's extent that [`Chart`] records, so
 //! scrubbing never redraws a chart.
 
-use plotters::prelude::*;
 use scenarios::BackendId;
 
 use crate::analysis::{BackendRun, break_write};
@@ -40,6 +40,11 @@ pub fn css(c: (u8, u8, u8)) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
+/// `(r, g, b)` as `0xRRGGBB`, as lab-charts takes a colour.
+pub fn hex(c: (u8, u8, u8)) -> u32 {
+    u32::from(c.0) << 16 | u32::from(c.1) << 8 | u32::from(c.2)
+}
+
 /// Light or dark page: the charts' ink and paper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Theme {
@@ -48,22 +53,11 @@ pub enum Theme {
 }
 
 impl Theme {
-    fn ink(self) -> RGBColor {
+    /// The ink the drawing uses on this paper.
+    fn ink(self) -> (u8, u8, u8) {
         match self {
-            Theme::Light => RGBColor(30, 30, 30),
-            Theme::Dark => RGBColor(225, 225, 225),
-        }
-    }
-    fn paper(self) -> RGBColor {
-        match self {
-            Theme::Light => RGBColor(255, 255, 255),
-            Theme::Dark => RGBColor(28, 30, 34),
-        }
-    }
-    fn grid(self) -> RGBColor {
-        match self {
-            Theme::Light => RGBColor(225, 225, 225),
-            Theme::Dark => RGBColor(60, 63, 70),
+            Theme::Light => (30, 30, 30),
+            Theme::Dark => (225, 225, 225),
         }
     }
 }
@@ -73,6 +67,72 @@ impl Theme {
 pub struct Table {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
+}
+
+/// One line of a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    /// `0xRRGGBB`, and its opacity.
+    pub colour: u32,
+    pub alpha: f64,
+    /// In the legend; none if empty.
+    pub label: String,
+    /// The marker shape (its series' index); none if negative.
+    pub marker: i32,
+    /// A marker on every `every`th point; none if 0.
+    pub every: u32,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A vertical line at a write, with a word beside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    pub x: f64,
+    pub colour: u32,
+    pub text: String,
+    pub text_y: f64,
+}
+
+/// A chart to draw: its frame, lines and marks, and its table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    pub title: String,
+    pub y_desc: String,
+    /// The frame spans writes `1..=max_write` (at least 2).
+    pub max_write: u32,
+    pub y: (f64, f64),
+    pub dark: bool,
+    pub lines: Vec<Line>,
+    pub marks: Vec<Mark>,
+    pub table: Table,
+}
+
+impl Spec {
+    /// The drawn chart: `svg` as lab-charts drew it, with its plot area.
+    pub fn drawn(self, svg: String, plot_x: (f64, f64)) -> Chart {
+        Chart {
+            title: self.title,
+            svg: svg.into(),
+            width: W,
+            height: H,
+            plot_x,
+            writes: (1, self.max_write.max(2)),
+            table: self.table,
+        }
+    }
+
+    fn new(title: String, y_desc: &str, max_write: u32, y: (f64, f64), theme: Theme) -> Spec {
+        Spec {
+            title,
+            y_desc: y_desc.into(),
+            max_write,
+            y,
+            dark: theme == Theme::Dark,
+            lines: Vec::new(),
+            marks: Vec::new(),
+            table: Table::default(),
+        }
+    }
 }
 
 /// One drawn chart.
@@ -100,124 +160,28 @@ impl Chart {
     }
 }
 
+/// lab-charts' drawing size, in SVG pixels.
 const W: u32 = 720;
 const H: u32 = 300;
-
-/// A chart's drawing context: one lifetime for the SVG text and the context,
-/// so the series' legends may borrow either.
-type Plot<'a> = ChartContext<
-    'a,
-    SVGBackend<'a>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
-
-struct Frame {
-    svg: String,
-    plot_x: (f64, f64),
-}
-
-/// Draws a chart over writes 1..=max_write with y in `y`; `draw` adds the series.
-fn frame(
-    title: &str,
-    y_desc: &str,
-    max_write: u32,
-    y: (f64, f64),
-    theme: Theme,
-    // `dyn`, not generic: one copy of the frame code in the WASM bundle.
-    draw: &mut dyn for<'a> FnMut(&mut Plot<'a>) -> Result<(), String>,
-) -> Result<Frame, String> {
-    let mut svg = String::new();
-    let plot_x;
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Debug| format!("cannot draw `{title}`: {e:?}");
-        root.fill(&theme.paper()).map_err(|e| err(&e))?;
-        let x1 = f64::from(max_write.max(2));
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16).into_font().color(&theme.ink()))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(1.0..x1, y.0..y.1)
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("TSC write")
-            .y_desc(y_desc)
-            .axis_style(theme.ink())
-            .bold_line_style(theme.grid())
-            .light_line_style(theme.paper())
-            .label_style(("sans-serif", 12).into_font().color(&theme.ink()))
-            .axis_desc_style(("sans-serif", 12).into_font().color(&theme.ink()))
-            .x_labels(max_write.clamp(2, 12) as usize)
-            // Writes are whole numbers: no label between two of them.
-            .x_label_formatter(&|v| {
-                if v.fract().abs() < 1e-9 {
-                    format!("{v:.0}")
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|v| short_number(*v))
-            .draw()
-            .map_err(|e| err(&e))?;
-        draw(&mut chart)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(theme.ink())
-            .background_style(theme.paper().mix(0.9))
-            .label_font(("sans-serif", 12).into_font().color(&theme.ink()))
-            .draw()
-            .map_err(|e| err(&e))?;
-        let (px0, _) = chart.backend_coord(&(1.0, y.0));
-        let (px1, _) = chart.backend_coord(&(x1, y.0));
-        plot_x = (f64::from(px0) / f64::from(W), f64::from(px1) / f64::from(W));
-        root.present().map_err(|e| err(&e))?;
-    }
-    Ok(Frame { svg, plot_x })
-}
-
-fn short_number(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e12 {
-        format!("{:.2e}", v)
-    } else if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.0}k", v / 1e3)
-    } else if v.fract().abs() < 1e-9 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-/// The marker of series `i`: a shape as well as a colour tells series apart.
-fn marker<DB: DrawingBackend, C: Clone + 'static>(
-    i: usize,
-    at: C,
-    style: ShapeStyle,
-) -> DynElement<'static, DB, C> {
-    match i % 4 {
-        0 => Circle::new(at, 3, style.filled()).into_dyn(),
-        1 => Cross::new(at, 4, style.stroke_width(2)).into_dyn(),
-        2 => TriangleMarker::new(at, 4, style.filled()).into_dyn(),
-        _ => Circle::new(at, 3, style.stroke_width(2)).into_dyn(),
-    }
-}
 
 /// `nr_vcpus_matched_tsc` per backend and `online_vcpus − 1` over the writes,
 /// with the write where `nr_vcpus_matched_tsc + 1 == online_vcpus` breaks for
 /// good marked on each backend that breaks.
-pub fn matched_chart(runs: &[BackendRun], theme: Theme) -> Result<Chart, String> {
+pub fn matched_spec(runs: &[BackendRun], theme: Theme) -> Spec {
     let max_write = runs.iter().map(BackendRun::write_count).max().unwrap_or(0);
     let y_max = runs
         .iter()
         .flat_map(|r| r.writes().map(|w| w.nr_matched.unwrap_or(0).max(w.online)))
         .max()
         .unwrap_or(1);
-    let title = "nr_vcpus_matched_tsc over the TSC writes";
+    let top = f64::from(y_max) + 1.0;
+    let mut spec = Spec::new(
+        "nr_vcpus_matched_tsc over the TSC writes".into(),
+        "count",
+        max_write,
+        (0.0, top),
+        theme,
+    );
     let online: Vec<(f64, f64)> = runs
         .iter()
         .max_by_key(|r| r.write_count())
@@ -228,71 +192,41 @@ pub fn matched_chart(runs: &[BackendRun], theme: Theme) -> Result<Chart, String>
                 .collect()
         })
         .unwrap_or_default();
-    let frame = frame(
-        title,
-        "count",
-        max_write,
-        (0.0, f64::from(y_max) + 1.0),
-        theme,
-        &mut |chart| {
-            let err = |e: &dyn std::fmt::Debug| format!("cannot draw `{title}`: {e:?}");
-            let grey = theme.ink().mix(0.55);
-            chart
-                .draw_series(LineSeries::new(
-                    online.iter().copied(),
-                    grey.stroke_width(2),
-                ))
-                .map_err(|e| err(&e))?
-                .label("online_vcpus − 1 (needed)")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(2))
-                });
-            for (i, run) in runs.iter().enumerate() {
-                let (r, g, b) = backend_colour(run.backend);
-                let colour = RGBColor(r, g, b);
-                let pts: Vec<(f64, f64)> = run
-                    .writes()
-                    .enumerate()
-                    .filter_map(|(k, w)| Some((k as f64 + 1.0, f64::from(w.nr_matched?))))
-                    .collect();
-                if pts.is_empty() {
-                    continue;
-                }
-                let style = ShapeStyle::from(&colour);
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))
-                    .map_err(|e| err(&e))?
-                    .label(run.backend.name())
-                    .legend(move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(vec![(0, 0), (18, 0)], colour.stroke_width(2))
-                            + marker::<SVGBackend<'_>, _>(i, (9, 0), style)
-                    });
-                if pts.len() <= 200 {
-                    chart
-                        .draw_series(pts.iter().map(|&p| marker(i, p, style)))
-                        .map_err(|e| err(&e))?;
-                }
-                if let Some(k) = break_write(run) {
-                    let x = f64::from(k);
-                    chart
-                        .draw_series(std::iter::once(PathElement::new(
-                            vec![(x, 0.0), (x, f64::from(y_max) + 1.0)],
-                            colour.stroke_width(1),
-                        )))
-                        .map_err(|e| err(&e))?;
-                    chart
-                        .draw_series(std::iter::once(Text::new(
-                            format!("{} breaks here", run.backend),
-                            (x, f64::from(y_max) + 0.6 - 0.4 * i as f64),
-                            ("sans-serif", 11).into_font().color(&colour),
-                        )))
-                        .map_err(|e| err(&e))?;
-                }
-            }
-            Ok(())
-        },
-    )?;
+    spec.lines.push(Line {
+        colour: hex(theme.ink()),
+        alpha: 0.55,
+        label: "online_vcpus − 1 (needed)".into(),
+        marker: -1,
+        every: 0,
+        points: online,
+    });
+    for (i, run) in runs.iter().enumerate() {
+        let colour = hex(backend_colour(run.backend));
+        let points: Vec<(f64, f64)> = run
+            .writes()
+            .enumerate()
+            .filter_map(|(k, w)| Some((k as f64 + 1.0, f64::from(w.nr_matched?))))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        spec.lines.push(Line {
+            colour,
+            alpha: 1.0,
+            label: run.backend.name().into(),
+            marker: i as i32,
+            every: u32::from(points.len() <= 200),
+            points,
+        });
+        if let Some(k) = break_write(run) {
+            spec.marks.push(Mark {
+                x: f64::from(k),
+                colour,
+                text: format!("{} breaks here", run.backend),
+                text_y: top - 0.4 - 0.4 * i as f64,
+            });
+        }
+    }
     let mut headers = vec!["write".to_string(), "vcpu".into(), "online_vcpus".into()];
     headers.extend(runs.iter().map(|r| format!("{} nr_matched", r.backend)));
     let rows = (1..=max_write)
@@ -311,19 +245,12 @@ pub fn matched_chart(runs: &[BackendRun], theme: Theme) -> Result<Chart, String>
             row
         })
         .collect();
-    Ok(Chart {
-        title: title.into(),
-        svg: frame.svg.into(),
-        width: W,
-        height: H,
-        plot_x: frame.plot_x,
-        writes: (1, max_write.max(2)),
-        table: Table { headers, rows },
-    })
+    spec.table = Table { headers, rows };
+    spec
 }
 
 /// A per-vCPU quantity after every write to that vCPU, as step lines.
-fn per_vcpu_chart(
+fn per_vcpu_spec(
     run: &BackendRun,
     theme: Theme,
     title: String,
@@ -331,7 +258,7 @@ fn per_vcpu_chart(
     column: &str,
     value: &dyn Fn(&scenarios::WriteEvent) -> Option<f64>,
     show: &dyn Fn(&scenarios::WriteEvent) -> String,
-) -> Result<Chart, String> {
+) -> Spec {
     let max_write = run.write_count();
     let mut lines: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut rows = Vec::new();
@@ -360,56 +287,32 @@ fn per_vcpu_chart(
         (lo, hi) = (0.0, 1.0);
     }
     let pad = ((hi - lo) * 0.08).max(1.0);
-    let frame = frame(
-        &title,
-        y_desc,
-        max_write,
-        (lo - pad, hi + pad),
-        theme,
-        &mut |chart| {
-            let err = |e: &dyn std::fmt::Debug| format!("cannot draw a chart: {e:?}");
-            let labelled = lines.len() <= 8;
-            for (v, line) in lines.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
-                let (r, g, b) = PALETTE[v % PALETTE.len()];
-                let colour = RGBColor(r, g, b);
-                let s = chart
-                    .draw_series(LineSeries::new(
-                        line.iter().copied(),
-                        colour.stroke_width(2),
-                    ))
-                    .map_err(|e| err(&e))?;
-                if labelled {
-                    let style = ShapeStyle::from(&colour);
-                    s.label(format!("vCPU {v}")).legend(move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(vec![(0, 0), (18, 0)], colour.stroke_width(2))
-                            + marker::<SVGBackend<'_>, _>(v, (9, 0), style)
-                    });
-                    chart
-                        .draw_series(line.iter().step_by(2).map(|&p| marker(v, p, style)))
-                        .map_err(|e| err(&e))?;
-                }
-            }
-            Ok(())
-        },
-    )?;
-    Ok(Chart {
-        title,
-        svg: frame.svg.into(),
-        width: W,
-        height: H,
-        plot_x: frame.plot_x,
-        writes: (1, max_write.max(2)),
-        table: Table {
-            headers: vec!["write".into(), "vcpu".into(), column.into()],
-            rows,
-        },
-    })
+    let mut spec = Spec::new(title, y_desc, max_write, (lo - pad, hi + pad), theme);
+    let labelled = lines.len() <= 8;
+    for (v, points) in lines.into_iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+        spec.lines.push(Line {
+            colour: hex(PALETTE[v % PALETTE.len()]),
+            alpha: 1.0,
+            label: if labelled {
+                format!("vCPU {v}")
+            } else {
+                String::new()
+            },
+            marker: if labelled { v as i32 } else { -1 },
+            every: if labelled { 2 } else { 0 },
+            points,
+        });
+    }
+    spec.table = Table {
+        headers: vec!["write".into(), "vcpu".into(), column.into()],
+        rows,
+    };
+    spec
 }
 
 /// `this_tsc_generation` of every vCPU over the writes.
-pub fn generations_chart(run: &BackendRun, theme: Theme) -> Result<Chart, String> {
-    per_vcpu_chart(
+pub fn generations_spec(run: &BackendRun, theme: Theme) -> Spec {
+    per_vcpu_spec(
         run,
         theme,
         format!("this_tsc_generation per vCPU ({})", run.backend),
@@ -423,9 +326,9 @@ pub fn generations_chart(run: &BackendRun, theme: Theme) -> Result<Chart, String
 /// Every vCPU's TSC offset over the writes, drawn relative to the first
 /// offset of the run (offsets are host-sized numbers; what matters is where
 /// vCPUs differ). The table keeps the kernel's values.
-pub fn offsets_chart(run: &BackendRun, theme: Theme) -> Result<Chart, String> {
+pub fn offsets_spec(run: &BackendRun, theme: Theme) -> Spec {
     let first = run.writes().find_map(|w| w.offset).unwrap_or(0);
-    per_vcpu_chart(
+    per_vcpu_spec(
         run,
         theme,
         format!("TSC offset per vCPU ({}), relative to {first}", run.backend),
@@ -461,47 +364,60 @@ mod tests {
     }
 
     #[test]
-    fn the_matched_chart_draws_every_backend_and_marks_the_break() {
+    fn the_matched_chart_has_every_backend_and_marks_the_break() {
         let runs = boot(2);
-        let c = matched_chart(&runs, Theme::Light).unwrap();
-        assert!(c.svg.starts_with("<svg"), "{}", &c.svg[..60]);
-        assert!(c.svg.contains("<polyline"));
-        for b in BackendId::MODELS {
-            assert!(c.svg.contains(b.name()), "{b} missing from the legend");
-        }
-        assert!(c.svg.contains("linux-3.14 breaks here"));
-        assert!(!c.svg.contains("linux-3.17 breaks here"));
+        let c = matched_spec(&runs, Theme::Light);
+        let labels: Vec<&str> = c.lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "online_vcpus − 1 (needed)",
+                "linux-3.14",
+                "linux-3.17",
+                "linux-3.17-u8",
+                "linux-6.18"
+            ]
+        );
+        assert_eq!(c.lines[1].colour, hex(backend_colour(BackendId::Linux314)));
+        assert_eq!((c.lines[1].marker, c.lines[1].every), (0, 1));
+        let marks: Vec<&str> = c.marks.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(marks, ["linux-3.14 breaks here"]);
+        assert_eq!(c.marks[0].x, 3.0);
         assert_eq!(c.table.rows.len(), 6);
         assert_eq!(c.table.headers.len(), 3 + 4);
         // 3.14's column counts every matched write: 0,1,2,3,4,5.
         let col: Vec<&str> = c.table.rows.iter().map(|r| r[3].as_str()).collect();
         assert_eq!(col, ["0", "1", "2", "3", "4", "5"]);
-        let (l, r) = c.plot_x;
-        assert!(0.0 < l && l < r && r < 1.0, "{l} {r}");
-        assert!((c.cursor_x(1) - l).abs() < 1e-9 && (c.cursor_x(6) - r).abs() < 1e-9);
+        let chart = c.drawn("<svg></svg>".into(), (0.1, 0.9));
+        assert_eq!(chart.writes, (1, 6));
+        assert!((chart.cursor_x(1) - 0.1).abs() < 1e-9 && (chart.cursor_x(6) - 0.9).abs() < 1e-9);
     }
 
     #[test]
     fn generation_and_offset_charts_have_a_line_per_vcpu() {
         let runs = boot(3);
-        let g = generations_chart(&runs[1], Theme::Dark).unwrap();
-        assert!(g.svg.matches("<polyline").count() >= 3);
-        assert!(g.svg.contains("vCPU 2"));
+        let g = generations_spec(&runs[1], Theme::Dark);
+        assert!(g.dark);
+        assert_eq!(g.lines.len(), 3);
+        assert_eq!(g.lines[2].label, "vCPU 2");
         assert_eq!(g.table.rows.len(), 9);
-        let o = offsets_chart(&runs[3], Theme::Light).unwrap();
-        assert!(o.svg.contains("TSC offset per vCPU (linux-6.18)"));
-        let cursor = with_cursor(&o, 4);
+        let o = offsets_spec(&runs[3], Theme::Light);
+        assert!(o.title.starts_with("TSC offset per vCPU (linux-6.18)"));
+        let chart = o.drawn("<svg><rect/></svg>".into(), (0.1, 0.9));
+        let cursor = with_cursor(&chart, 4);
         assert!(cursor.ends_with("</svg>") && cursor.contains("stroke-dasharray"));
     }
 
     #[test]
-    fn an_empty_run_still_draws() {
+    fn an_empty_run_still_has_a_frame() {
         let runs = vec![BackendRun::new(
             BackendId::Kvm,
             crate::analysis::Source::Live,
         )];
-        let c = matched_chart(&runs, Theme::Light).unwrap();
+        let c = matched_spec(&runs, Theme::Light);
         assert!(c.table.rows.is_empty());
-        assert!(generations_chart(&runs[0], Theme::Light).is_ok());
+        assert_eq!(c.max_write, 0);
+        let g = generations_spec(&runs[0], Theme::Light);
+        assert_eq!(g.y, (-1.0, 2.0));
     }
 }

@@ -2,7 +2,7 @@
 //! write per backend) and a self-contained HTML report.
 
 use crate::analysis::{self, BackendRun, Source};
-use crate::charts::{self, Theme};
+use crate::charts::Chart;
 use crate::markdown::escape;
 
 fn source_name(s: &Source) -> String {
@@ -10,6 +10,7 @@ fn source_name(s: &Source) -> String {
         Source::Model => "model (in the browser)".into(),
         Source::Live => "real KVM (live)".into(),
         Source::Recorded { host } => format!("real KVM (recorded on {host})"),
+        Source::Trace { label } => format!("imported trace ({label})"),
     }
 }
 
@@ -96,8 +97,14 @@ pub fn to_csv(runs: &[BackendRun]) -> String {
 }
 
 /// One HTML file with everything inline: the scenario, the verdicts, the
-/// chart, and every write's reasoning per backend. No script, no fetches.
-pub fn to_html_report(title: &str, scenario: &str, runs: &[BackendRun]) -> String {
+/// chart (`nr_vcpus_matched_tsc`, as the page drew it), and every write's
+/// reasoning per backend. No script, no fetches.
+pub fn to_html_report(
+    title: &str,
+    scenario: &str,
+    runs: &[BackendRun],
+    chart: Option<&Chart>,
+) -> String {
     let mut verdicts = String::new();
     for r in runs {
         let (label, class) = match r.verdict() {
@@ -115,9 +122,10 @@ pub fn to_html_report(title: &str, scenario: &str, runs: &[BackendRun]) -> Strin
             s.map_or("–", |s| if s.master_clock { "on" } else { "off" }),
         ));
     }
-    let chart = charts::matched_chart(runs, Theme::Light)
-        .map(|c| c.svg.to_string())
-        .unwrap_or_else(|e| format!("<p>{}</p>", escape(&e)));
+    let chart = chart.map_or_else(
+        || "<p>(The chart was not drawn in the page.)</p>".to_string(),
+        |c| c.svg.to_string(),
+    );
     let divergence = analysis::first_divergence(runs).map_or(
         "<p>The backends agree on every write.</p>".to_string(),
         |d| {
@@ -218,12 +226,16 @@ mod tests {
 
     #[test]
     fn the_report_is_self_contained_and_escapes_the_scenario() {
-        let html = to_html_report("<b>boot</b>", "# <script>x</script>", &runs());
+        let chart = crate::charts::matched_spec(&runs(), crate::charts::Theme::Light)
+            .drawn("<svg><polyline/></svg>".into(), (0.1, 0.9));
+        let html = to_html_report("<b>boot</b>", "# <script>x</script>", &runs(), Some(&chart));
         assert!(html.contains("&lt;b&gt;boot&lt;/b&gt;"));
         assert!(!html.contains("<script"));
         assert!(!html.contains("src="));
         assert!(html.contains("First divergence at write 3"));
         assert!(html.contains("<svg"));
         assert!(html.contains("UNSTABLE") && html.contains("STABLE"));
+        let bare = to_html_report("boot", "create 1", &runs(), None);
+        assert!(bare.contains("The chart was not drawn"));
     }
 }

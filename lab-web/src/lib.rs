@@ -3,13 +3,15 @@
 //! A Yew application compiled to WebAssembly. The kernel models of the
 //! `scenarios` crate run in the page; real KVM streams from `lab-server`
 //! when one is reachable. Everything that is not drawing — what a run shows
-//! at write k, divergences, predictions, exports, share links, markdown, the
-//! names kept in the browser's storage — lives in plain modules with native
-//! tests; `ui` holds the components and the hooks that drive them.
+//! at write k, divergences, predictions, exports, share links, markdown, an
+//! imported trace's cell and words, the names kept in the browser's storage
+//! — lives in plain modules with native tests; `ui` holds the components and
+//! the hooks that drive them.
 
 pub mod analysis;
 pub mod charts;
 pub mod export;
+pub mod imported;
 pub mod keys;
 pub mod markdown;
 pub mod notebook;

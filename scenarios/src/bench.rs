@@ -1,6 +1,7 @@
 //! Model throughput with a clock passed in, so the same measurement runs
 //! natively and in the browser and `cargo xtask bench` can report the
-//! WASM/native ratio (target ≥ 0.5×). No I/O: the caller brings the clock.
+//! WASM/native ratio (target ≥ 0.5×), and the same for the trace importer
+//! (target ≥ 0.3×). No I/O: the caller brings the clock.
 use crate::models::{self, Timing};
 use crate::{BackendId, Event};
 
@@ -63,8 +64,91 @@ pub fn model_throughput(vcpus: u32, rounds: u32, now_ms: impl Fn() -> f64) -> Th
     out
 }
 
+/// A trace of `lines` lines for the importer's throughput: one VM of 4
+/// vCPUs whose threads write their TSCs over and over, each TSC event pair
+/// between a foreign `kvm_exit` and `kvm_entry` (the shape of `scenarios`'
+/// criterion bench `import`).
+pub fn import_trace_text(lines: u32) -> String {
+    use std::fmt::Write;
+    let off: u64 = 18_446_740_036_782_508_616;
+    let mut s = String::with_capacity(lines as usize * 110);
+    let (mut n, mut t, mut i) = (0u32, 1_545_356_552u64, 0u32);
+    while n < lines {
+        let v = i % 4;
+        let (nr, online, prev) = if i < 4 { (v, v + 1, 0) } else { (3, 4, off) };
+        let bodies = [
+            "kvm_exit: reason MSR_WRITE rip 0xffffffff8107c1a8 info 0 0".to_string(),
+            format!("kvm_write_tsc_offset: vcpu={v} prev={prev} next={off}"),
+            format!(
+                "kvm_track_tsc: vcpu_id {v} masterclock 1 offsetmatched {nr} nr_online {online} hostclock tsc"
+            ),
+            "kvm_entry: vcpu 0, rip 0xffffffff8107c1aa".to_string(),
+        ];
+        for body in bodies.iter().take((lines - n).min(4) as usize) {
+            t += 7;
+            let _ = writeln!(
+                s,
+                " qemu-system-x86-{:<7} [{v:03}] d..1. {:>5}.{:06}: {body}",
+                16461 + v,
+                t / 1_000_000,
+                t % 1_000_000
+            );
+            n += 1;
+        }
+        i += 1;
+    }
+    s
+}
+
+/// The importer's speed on [`import_trace_text`]: lines read per second.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ImportThroughput {
+    /// Lines in the trace.
+    pub lines: u64,
+    /// Lines per second, the median of `runs` imports.
+    pub lines_per_s: f64,
+}
+
+/// Imports a trace of `lines` lines `runs` times (64 KiB at a time, as a
+/// file is read) and reports the median rate. `now_ms` is the clock.
+pub fn import_throughput(lines: u32, runs: u32, now_ms: impl Fn() -> f64) -> ImportThroughput {
+    let text = import_trace_text(lines);
+    let mut times = Vec::new();
+    let mut read = 0;
+    for _ in 0..runs.max(1) {
+        let t0 = now_ms();
+        let mut importer = crate::import::Importer::new(crate::import::ImportLimits::DEFAULT);
+        for chunk in text.as_bytes().chunks(1 << 16) {
+            importer.push_bytes(chunk);
+        }
+        let imported = importer.finish();
+        times.push((now_ms() - t0).max(1e-3));
+        read = imported.lines;
+    }
+    times.sort_by(f64::total_cmp);
+    ImportThroughput {
+        lines: read,
+        lines_per_s: (read as f64 / (times[times.len() / 2] / 1000.0)).round(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_import_bench_reads_every_line_of_one_vm() {
+        let start = std::time::Instant::now();
+        let t = super::import_throughput(1_000, 3, || start.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(t.lines, 1_000);
+        assert!(t.lines_per_s > 0.0, "{t:?}");
+        let imported = crate::import::import(
+            super::import_trace_text(1_000).as_bytes(),
+            crate::import::ImportLimits::DEFAULT,
+        );
+        assert_eq!(imported.vms.len(), 1);
+        assert!(imported.problems.is_empty(), "{:?}", imported.problems);
+        assert_eq!(imported.tsc_events, 500);
+    }
+
     #[test]
     fn throughput_reports_every_model() {
         let start = std::time::Instant::now();

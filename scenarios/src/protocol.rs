@@ -13,6 +13,11 @@
 //! | `GET /api/runs/{id}/events`, `/api/presenter/events` | | Server-Sent Events, see [`StreamEvent`] |
 //! | `GET /api/runs/{id}` | | [`RunInfo`] with `"events"`: each an [`Event`] or a [`StreamError`] |
 //!
+//! In the page, the notebook's trace importer (`lab-import`, a WASM module
+//! loaded on first use) is called through its own class (`Session`, `Run`);
+//! what it hands the page beside strings is [`Event`]s as JSON and a
+//! [`TraceReplay`] as numbers.
+//!
 //! Every refusal, whatever its status (400, 401, 403, 404, 413, 429, 503),
 //! is one [`ApiError`] body.
 
@@ -270,3 +275,131 @@ pub struct Recording {
 
 /// `lab-web/recorded/index.json`: the names of the recorded library scenarios.
 pub type RecordingIndex = Vec<String>;
+
+/// The most TSC writes of one VM the notebook's trace importer
+/// (`lab-import`) makes a cell of: a cell is measured to 64 vCPUs × 1,024
+/// writes (the scrubbing budget); `lab-server import` reads a larger VM whole.
+pub const TRACE_MAX_WRITES: u64 = 65_536;
+
+/// A [`Timing::Replay`](crate::host::Timing::Replay) and its host: what the
+/// notebook's trace importer hands the page (as [`TraceReplay::to_numbers`])
+/// to replay the models at a trace's moments with its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceReplay {
+    /// The traced host.
+    pub host: crate::host::HostConfig,
+    /// The instant of the VM's first event.
+    pub start: crate::host::HostTime,
+    /// One stamp per step of the scenario.
+    pub stamps: Vec<crate::host::Stamp>,
+}
+
+impl TraceReplay {
+    /// The timing for `replay_model`.
+    pub fn timing(&self) -> crate::host::Timing {
+        crate::host::Timing::Replay {
+            start: self.start,
+            stamps: self.stamps.clone(),
+        }
+    }
+
+    /// As plain numbers (what the page already reads): `tsc_khz`, the
+    /// clocksource's index in [`Clocksource::ALL`](crate::ast::Clocksource::ALL),
+    /// `tsc_stable`, `uptime_ns`, the start's ns and TSC, then four per
+    /// stamp: ns, TSC, whether it has a value, the value.
+    pub fn to_numbers(&self) -> Vec<u64> {
+        let h = &self.host;
+        let cs = crate::ast::Clocksource::ALL
+            .iter()
+            .position(|c| *c == h.clocksource)
+            .unwrap_or(0);
+        let mut out = vec![
+            u64::from(h.tsc_khz),
+            cs as u64,
+            u64::from(h.tsc_stable),
+            h.uptime_ns,
+            self.start.ns,
+            self.start.tsc,
+        ];
+        for s in &self.stamps {
+            out.extend([
+                s.ns,
+                s.tsc,
+                u64::from(s.value.is_some()),
+                s.value.unwrap_or(0),
+            ]);
+        }
+        out
+    }
+
+    /// Reads [`TraceReplay::to_numbers`] back; `None` if it is not that.
+    pub fn from_numbers(n: &[u64]) -> Option<TraceReplay> {
+        let (head, stamps) = n.split_at_checked(6)?;
+        if stamps.len() % 4 != 0 {
+            return None;
+        }
+        Some(TraceReplay {
+            host: crate::host::HostConfig {
+                tsc_khz: u32::try_from(head[0]).ok()?,
+                clocksource: *crate::ast::Clocksource::ALL.get(usize::try_from(head[1]).ok()?)?,
+                tsc_stable: head[2] != 0,
+                uptime_ns: head[3],
+            },
+            start: crate::host::HostTime {
+                ns: head[4],
+                tsc: head[5],
+            },
+            stamps: stamps
+                .chunks(4)
+                .map(|s| crate::host::Stamp {
+                    ns: s[0],
+                    tsc: s[1],
+                    value: (s[2] != 0).then_some(s[3]),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Clocksource;
+    use crate::host::{HostConfig, HostTime, Stamp};
+
+    #[test]
+    fn a_replay_round_trips_through_its_numbers() {
+        let r = TraceReplay {
+            host: HostConfig {
+                tsc_khz: 2_596_130,
+                clocksource: Clocksource::Hpet,
+                tsc_stable: false,
+                uptime_ns: 3_389_289_662_000,
+            },
+            start: HostTime {
+                ns: 3_389_289_662_000,
+                tsc: u64::MAX - 7,
+            },
+            stamps: vec![
+                Stamp {
+                    ns: 1,
+                    tsc: 2,
+                    value: None,
+                },
+                Stamp {
+                    ns: 3,
+                    tsc: 4,
+                    value: Some(u64::MAX),
+                },
+            ],
+        };
+        let n = r.to_numbers();
+        assert_eq!(n.len(), 6 + 2 * 4);
+        assert_eq!(TraceReplay::from_numbers(&n), Some(r));
+        assert_eq!(TraceReplay::from_numbers(&n[..5]), None);
+        assert_eq!(TraceReplay::from_numbers(&n[..7]), None);
+        let mut bad = n.clone();
+        bad[1] = 99;
+        assert_eq!(TraceReplay::from_numbers(&bad), None);
+    }
+}

@@ -125,7 +125,7 @@ fn apt_install(packages: &[&str], for_what: &str) -> Result<(), String> {
     run("apt-get", &args)
 }
 
-/// The version of wasm-bindgen the workspace pins (lab-web and xtask).
+/// The version of wasm-bindgen the workspace pins (lab-web, lab-charts, lab-import and xtask).
 const WASM_BINDGEN: &str = "0.2.130";
 
 /// What the tests need beyond building: Debian's chromium and chromedriver
@@ -173,6 +173,10 @@ fn test() -> Result<(), String> {
             "clippy",
             "--package",
             "lab-web",
+            "--package",
+            "lab-import",
+            "--package",
+            "lab-charts",
             "--all-targets",
             "--target",
             WASM_TARGET,

@@ -3,9 +3,12 @@
 //! server can host (model-only there).
 //!
 //! The steps, all in this process or with pinned tools:
-//! 1. `cargo build -p lab-web --target wasm32-unknown-unknown --profile wasm-release`;
+//! 1. `cargo build -p lab-web -p lab-charts -p lab-import --target
+//!    wasm32-unknown-unknown --profile wasm-release`: the notebook, the
+//!    charts' drawing it loads once it has results, and the trace importer it
+//!    loads when the user imports a trace;
 //! 2. wasm-bindgen as a library (`wasm-bindgen-cli-support`, same version as
-//!    the `wasm-bindgen` crate), ES-module output;
+//!    the `wasm-bindgen` crate), ES-module output, for each;
 //! 3. `wasm-opt -Oz` from npm `binaryen` 132 (`tools/`; Debian's binaryen
 //!    108 cannot read rustc 1.95 + wasm-bindgen 0.2.130 output);
 //! 4. the static pages and the recorded real-KVM runs;
@@ -60,25 +63,20 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the notebook: wasm, bindings, wasm-opt, static files.
-pub(crate) fn web() -> Result<(), String> {
-    let out = dist_dir();
-    run(
-        "cargo",
-        &[
-            "build",
-            "--package",
-            "lab-web",
-            "--lib",
-            "--target",
-            WASM_TARGET,
-            "--profile",
-            "wasm-release",
-        ],
-    )?;
-    let wasm = root().join(format!("target/{WASM_TARGET}/wasm-release/lab_web.wasm"));
+/// The WASM modules of the site: the notebook (every page loads it), the
+/// charts' drawing (loaded once a cell has results) and the trace importer
+/// (loaded on the first import); the first load carries the notebook only.
+const MODULES: [(&str, &str); 3] = [
+    ("lab-web", "lab_web"),
+    ("lab-charts", "lab_charts"),
+    ("lab-import", "lab_import"),
+];
+
+/// `NAME.js` and `NAME_bg.wasm` in `out` from the built `NAME.wasm`:
+/// wasm-bindgen as a library, then wasm-opt.
+fn bindgen(name: &str, out: &Path, opt: &Path) -> Result<(), String> {
+    let wasm = root().join(format!("target/{WASM_TARGET}/wasm-release/{name}.wasm"));
     println!("\n$ wasm-bindgen {} (library)", wasm.display());
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
         .web(true)
@@ -87,17 +85,48 @@ pub(crate) fn web() -> Result<(), String> {
         // The library's default is `true`: then `init()` with no argument
         // would not know where the .wasm is.
         .omit_default_module_path(false)
-        .out_name("lab_web")
-        .generate(&out)
+        .out_name(name)
+        .generate(out)
         .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
-    let bg = out.join("lab_web_bg.wasm");
+    let bg = out.join(format!("{name}_bg.wasm"));
     let bg = bg.to_str().ok_or("non-UTF-8 path")?;
-    let opt = wasm_opt()?;
-    // No --enable-* flags: binaryen reads the module's target_features section.
+    // No --enable-* flags: binaryen reads the module's target_features
+    // section. --converge repeats -Oz while it still shrinks the module;
+    // --low-memory-unused: rustc puts the stack first, growing down from
+    // 1 MiB, so the first KiB is touched only by a stack overflow. Together
+    // some 4 KB gzip off the notebook.
     run(
         opt.to_str().ok_or("non-UTF-8 path")?,
-        &["-Oz", bg, "-o", bg],
-    )?;
+        &["-Oz", "--converge", "--low-memory-unused", bg, "-o", bg],
+    )
+}
+
+/// Builds the notebook and its lazily loaded modules: wasm, bindings,
+/// wasm-opt, static files.
+pub(crate) fn web() -> Result<(), String> {
+    let out = dist_dir();
+    let mut args = vec!["build"];
+    for (package, _) in MODULES {
+        args.extend(["--package", package]);
+    }
+    args.extend([
+        "--lib",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "wasm-release",
+    ]);
+    run("cargo", &args)?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // wasm-bindgen writes the JS snippets anew; one dropped since must not linger.
+    let snippets = out.join("snippets");
+    if snippets.exists() {
+        std::fs::remove_dir_all(&snippets).map_err(|e| format!("{}: {e}", snippets.display()))?;
+    }
+    let opt = wasm_opt()?;
+    for (_, name) in MODULES {
+        bindgen(name, &out, &opt)?;
+    }
     copy_dir(&root().join("lab-web/static"), &out)?;
     copy_dir(&root().join("lab-web/recorded"), &out.join("recorded"))?;
     Ok(())

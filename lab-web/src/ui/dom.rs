@@ -233,3 +233,19 @@ pub(crate) fn prefers_dark() -> bool {
         .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
         .is_some_and(|m| m.matches())
 }
+
+/// Moves the keyboard focus to the element `selector` names once the page
+/// has drawn it (the next task), and brings it into view.
+pub(crate) fn focus_soon(selector: &str) {
+    let selector = selector.to_string();
+    wasm_bindgen_futures::spawn_local(async move {
+        yew::platform::time::sleep(std::time::Duration::from_millis(0)).await;
+        if let Some(el) = document()
+            .and_then(|d| d.query_selector(&selector).ok().flatten())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            el.scroll_into_view();
+            let _ = el.focus();
+        }
+    });
+}

@@ -14,7 +14,8 @@
 //! The modules: `app` the notebook page, `embed` the cells of other pages,
 //! `cell` a scenario cell (editor, runs, predictions), `output` what a run
 //! shows, `editor` the scenario editor; `env` what a root shares, `live`
-//! the lab server, `dom` the browser. Hooks (`use_*`) hold the state
+//! the lab server, `lazy` the modules loaded after the first load (the
+//! charts' drawing, the trace importer), `dom` the browser. Hooks (`use_*`) hold the state
 //! machines; what can be decided without a browser lives in the crate's
 //! plain modules.
 
@@ -24,6 +25,7 @@ mod dom;
 mod editor;
 mod embed;
 mod env;
+mod lazy;
 mod live;
 mod output;
 

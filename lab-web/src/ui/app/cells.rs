@@ -45,8 +45,9 @@ fn tools(d: &Dispatch, id: u32, i: usize, n: usize) -> Html {
     }
 }
 
-/// The cell itself: its text drawn, or a live scenario.
-fn body(d: &Dispatch, title: &str, c: &Cell) -> Html {
+/// The cell itself: its text drawn, or a live scenario (with its imported
+/// trace, if it has one).
+fn body(doc: &Doc, d: &Dispatch, title: &str, c: &Cell) -> Html {
     let id = c.id;
     let on_text = {
         let d = d.clone();
@@ -74,6 +75,7 @@ fn body(d: &Dispatch, title: &str, c: &Cell) -> Html {
                 progress_key={AttrValue::from(keys::notebook_cell(title, id))}
                 on_text={Some(on_text)}
                 on_backends={Some(Callback::from(move |b| d.dispatch(Edit::Backends(id, b))))}
+                trace={doc.trace(id)}
             /> }
         }
     }
@@ -85,9 +87,9 @@ pub(super) fn cells(doc: &UseReducerHandle<Doc>) -> Html {
         <main class="lab-cells">
             { add_bar(&d, 0) }
             { for nb.cells.iter().enumerate().map(|(i, c)| html! {
-                <section class="lab-cell-frame" key={format!("{}-{}", doc.generation, c.id)}>
+                <section class="lab-cell-frame" id={format!("lab-cell-{}", c.id)} key={format!("{}-{}", doc.generation, c.id)}>
                     { tools(&d, c.id, i, nb.cells.len()) }
-                    { body(&d, &nb.title, c) }
+                    { body(doc, &d, &nb.title, c) }
                     { add_bar(&d, i + 1) }
                 </section>
             }) }

@@ -9,10 +9,14 @@ use wasm_bindgen::prelude::Closure;
 use yew::prelude::*;
 
 use super::super::dom;
+use crate::imported::ImportedTrace;
 use crate::keys;
 use crate::notebook::{CellKind, Notebook, Opening};
 
 pub(super) enum Edit {
+    /// A trace's VM, rebuilt: a new scenario cell at the end, with the
+    /// trace's run beside the models.
+    Import(Rc<ImportedTrace>),
     Replace(Notebook),
     Title(String),
     Text(u32, String),
@@ -27,6 +31,20 @@ pub(super) struct Doc {
     pub nb: Notebook,
     /// Bumped when the notebook is replaced: cells remount.
     pub generation: u32,
+    /// The imported traces of this page's cells, by cell id. Kept in memory
+    /// only (a trace can be large, and the notebook goes into storage and
+    /// links): after a reload an imported cell is a scenario like any other.
+    pub traces: Vec<(u32, Rc<ImportedTrace>)>,
+}
+
+impl Doc {
+    /// The imported trace of cell `id`, if it has one.
+    pub(super) fn trace(&self, id: u32) -> Option<Rc<ImportedTrace>> {
+        self.traces
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map(|(_, t)| t.clone())
+    }
 }
 
 impl Reducible for Doc {
@@ -34,22 +52,39 @@ impl Reducible for Doc {
     fn reduce(self: Rc<Self>, e: Edit) -> Rc<Self> {
         let mut nb = self.nb.clone();
         let mut generation = self.generation;
+        let mut traces = self.traces.clone();
         match e {
+            Edit::Import(t) => {
+                let id = nb.push(CellKind::Scenario {
+                    text: t.text.clone(),
+                    backends: BackendId::MODELS.to_vec(),
+                    predict: Vec::new(),
+                });
+                traces.push((id, t));
+            }
             Edit::Replace(n) => {
                 nb = n;
                 generation += 1;
+                traces.clear();
             }
             Edit::Title(t) => nb.title = t,
             Edit::Text(id, t) => nb.set_text(id, t),
             Edit::Backends(id, chosen) => nb.set_backends(id, chosen),
             Edit::Move(id, by) => nb.move_cell(id, by),
-            Edit::Delete(id) => nb.delete(id),
+            Edit::Delete(id) => {
+                nb.delete(id);
+                traces.retain(|(c, _)| *c != id);
+            }
             Edit::Add(at, kind) => nb.insert(at, kind),
         }
         if !dom::save(keys::NOTEBOOK, &nb.to_json()) {
             web_sys::console::warn_1(&"TSC Lab: this browser would not save the notebook".into());
         }
-        Rc::new(Doc { nb, generation })
+        Rc::new(Doc {
+            nb,
+            generation,
+            traces,
+        })
     }
 }
 
@@ -66,6 +101,7 @@ pub(super) fn use_doc() -> (UseReducerHandle<Doc>, Notice) {
     let doc = use_reducer(|| Doc {
         nb: start.notebook.clone(),
         generation: 0,
+        traces: Vec::new(),
     });
     let notice = use_state(|| start.notice.clone());
 

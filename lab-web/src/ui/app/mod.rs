@@ -1,13 +1,15 @@
 //! The notebook page: the toolbar, the host banner and the cells.
 //!
 //! [`doc::use_doc`] holds the notebook (opened, edited, saved); the header
-//! ([`toolbar`], [`files`], [`theme`]), the banner and the cells
+//! ([`toolbar`], [`files`], [`theme`]), the banner, the import panel
+//! ([`import`]: a trace read in the page becomes a cell) and the cells
 //! ([`cells`]) are drawn from it.
 
 mod banner;
 mod cells;
 mod doc;
 mod files;
+mod import;
 mod text_cell;
 mod theme;
 mod toolbar;
@@ -33,6 +35,8 @@ struct Page {
     /// The last share link made, shown under the header.
     share: UseStateHandle<Option<String>>,
     projector: UseStateHandle<bool>,
+    /// "Import trace…", paste and drop.
+    import: import::UseImport,
 }
 
 #[function_component(NotebookApp)]
@@ -43,6 +47,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
         dom::query("projector").is_some() || dom::location_hash().contains("projector")
     });
     let share = use_state(|| None::<String>);
+    let import = import::use_import(&env, &doc);
     theme::use_saved_theme(&env);
     // Mark the page ready for the browser tests and the budget bench.
     use_effect_with((), |_| {
@@ -57,6 +62,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
         notice,
         share,
         projector,
+        import,
     };
     let dismiss = {
         let notice = page.notice.clone();
@@ -78,6 +84,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
                     <input readonly=true value={url} aria-label="share link" class="lab-share-url" />
                 </p>
             }
+            { import::panel(&page.import) }
             { cells::cells(&page.doc) }
             <footer class="lab-footer">
                 { "TSC Lab · models of kvm_write_tsc() (Linux 3.14, 3.17) and kvm_synchronize_tsc() (Linux 6.18) · " }

@@ -56,6 +56,9 @@ pub(super) fn header(page: &Page) -> Html {
                     <input type="file" accept=".json,application/json" onchange={files::on_open(page)} />
                 </label>
                 <button onclick={files::on_save(page)}>{ "Save file" }</button>
+                <label class="lab-file lab-import-file" title="a text trace of KVM's TSC events, read in this browser: it becomes a new cell (or paste one, or drop a file, anywhere on the page)">{ "Import trace…" }
+                    <input type="file" onchange={page.import.on_file()} />
+                </label>
                 <button class="lab-share" onclick={files::on_share(page)}>{ "Share link" }</button>
                 <button class="lab-projector-toggle" aria-pressed={projector.to_string()} onclick={on_projector}>{ "Projector" }</button>
                 { theme::toggle(&page.env) }

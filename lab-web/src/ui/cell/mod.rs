@@ -1,5 +1,6 @@
 //! A scenario cell: the editor, the runs (models in the page, real KVM from
-//! the server or a recording), the predictions, and the output.
+//! the server or a recording, an imported trace's kernel), the predictions,
+//! and the output.
 //!
 //! The text is parsed once per edit ([`models::use_parsed`]); a hook holds
 //! each of the cell's state machines: the model runs
@@ -12,6 +13,7 @@ mod kvm_bar;
 mod models;
 mod predict;
 mod predict_view;
+mod trace_bar;
 
 use std::rc::Rc;
 
@@ -22,6 +24,7 @@ use super::editor::Editor;
 use super::output::Output;
 use super::{Env, Host};
 use crate::analysis::BackendRun;
+use crate::imported::ImportedTrace;
 use crate::notebook::Prediction;
 
 #[derive(Properties, PartialEq)]
@@ -42,6 +45,10 @@ pub(crate) struct CellProps {
     /// Lets the learner choose the backends (the notebook); None: fixed.
     #[prop_or_default]
     pub on_backends: Option<Callback<Vec<BackendId>>>,
+    /// The trace this cell was imported from: its run is the `trace`
+    /// column while the text is the imported one.
+    #[prop_or_default]
+    pub trace: Option<Rc<ImportedTrace>>,
 }
 
 #[function_component(ScenarioCell)]
@@ -50,7 +57,9 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
     let host = env.as_ref().map_or(Host::NoServer, |e| e.host.clone());
     let text = use_state(|| p.text.clone());
     let parsed = models::use_parsed(&text);
-    let models = models::use_model_runs(&text, &parsed, &p.backends);
+    // The imported trace, while the text on screen is the one imported.
+    let trace = p.trace.clone().filter(|t| t.text == **text);
+    let models = models::use_model_runs(&text, &parsed, &p.backends, p.trace.as_ref());
     let wants_kvm = p.backends.contains(&BackendId::Kvm);
     let kvm = kvm::use_kvm(env.as_ref(), wants_kvm, &text, &p.library, &p.text);
     let predictions = predict::use_predictions(&p.progress_key, &p.predict);
@@ -65,9 +74,20 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
         })
     };
 
-    // What the output compares: the models in column order, then KVM when
-    // its run is of the text on screen.
+    // Back to the imported text (its trace column comes back with it).
+    let restore = {
+        let (on_input, t) = (on_input.clone(), p.trace.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(t) = &t {
+                on_input.emit(t.text.clone());
+            }
+        })
+    };
+
+    // What the output compares: the models in column order, then the
+    // imported trace and KVM when their runs are of the text on screen.
     let with_kvm = wants_kvm && kvm.of(&text).is_some();
+    let with_trace = trace.is_some();
     // Changes whenever what is shown does: the runs, the chosen backends,
     // and whether the KVM run is of this text.
     let chosen = BackendId::ALL
@@ -75,14 +95,21 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
         .enumerate()
         .filter(|(_, b)| p.backends.contains(b))
         .fold(0u64, |m, (i, _)| m | 1 << i);
-    let version = ((models.version + kvm.state.version) << 8) | (chosen << 1) | u64::from(with_kvm);
+    let version = ((models.version + kvm.state.version) << 8)
+        | (chosen << 2)
+        | (u64::from(with_trace) << 1)
+        | u64::from(with_kvm);
     let shown: Rc<Vec<BackendRun>> = {
         let (models, kvm, backends) = (models.clone(), kvm.state.clone(), p.backends.clone());
+        let trace = trace.clone();
         use_memo(version, move |_| {
             let mut v: Vec<BackendRun> = backends
                 .iter()
                 .filter_map(|b| models.runs.iter().find(|r| r.backend == *b).cloned())
                 .collect();
+            if let Some(t) = &trace {
+                v.push(t.run.clone());
+            }
             if with_kvm && let Some(k) = &kvm.run {
                 v.push(k.clone());
             }
@@ -95,6 +122,9 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
     html! {
         <div class="lab-scenario-cell">
             <Editor text={(*text).clone()} errors={errors.clone()} {on_input} />
+            if let Some(t) = &p.trace {
+                { trace_bar::trace_bar(t, with_trace, restore) }
+            }
             { backends::chooser(&p.backends, p.on_backends.as_ref()) }
             if wants_kvm {
                 { kvm_bar::kvm_bar(&host, &kvm, &text, parsed.sets_host(), errors.is_empty()) }

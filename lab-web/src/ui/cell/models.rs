@@ -6,6 +6,7 @@ use scenarios::BackendId;
 use yew::prelude::*;
 
 use crate::analysis::{self, BackendRun};
+use crate::imported::ImportedTrace;
 
 /// The scenario on screen, parsed.
 pub(super) struct Parsed {
@@ -69,18 +70,24 @@ impl Reducible for ModelRuns {
 }
 
 /// The models re-run on every edit that parses, and when the backends
-/// change; an edit that does not parse keeps the last runs.
+/// change; an edit that does not parse keeps the last runs. While the text
+/// is the one `trace` was imported as, they are replayed at the trace's
+/// moments with its values; on any other text they run on their own clock.
 #[hook]
 pub(super) fn use_model_runs(
     text: &AttrValue,
     parsed: &Rc<Parsed>,
     backends: &Rc<Vec<BackendId>>,
+    trace: Option<&Rc<ImportedTrace>>,
 ) -> UseReducerHandle<ModelRuns> {
     let runs = use_reducer(ModelRuns::default);
-    let (d, parsed) = (runs.dispatcher(), parsed.clone());
-    use_effect_with((text.clone(), backends.clone()), move |(_, backends)| {
+    let (d, parsed, trace) = (runs.dispatcher(), parsed.clone(), trace.cloned());
+    use_effect_with((text.clone(), backends.clone()), move |(text, backends)| {
         if let Some(s) = &parsed.scenario {
-            d.dispatch(analysis::run_models(s, backends));
+            d.dispatch(match trace.filter(|t| t.text == **text) {
+                Some(t) => analysis::replay_models(s, backends, &t.replay),
+                None => analysis::run_models(s, backends),
+            });
         }
     });
     runs

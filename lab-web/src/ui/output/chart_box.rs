@@ -8,11 +8,12 @@ use yew::prelude::*;
 use super::super::dom;
 use crate::charts::{self, Chart};
 
-/// The chart, or why it could not be drawn.
-pub(super) fn chart_box(c: &Result<Rc<Chart>, String>, k: u32) -> Html {
+/// The chart, or why it could not be drawn, or nothing while it is drawn.
+pub(super) fn chart_box(c: &super::Drawn, k: u32) -> Html {
     match c {
-        Ok(c) => html! { <ChartBox chart={c.clone()} {k} /> },
-        Err(e) => html! { <p class="lab-error">{ e.clone() }</p> },
+        Some(Ok(c)) => html! { <ChartBox chart={c.clone()} {k} /> },
+        Some(Err(e)) => html! { <p class="lab-error">{ e.clone() }</p> },
+        None => html! {},
     }
 }
 

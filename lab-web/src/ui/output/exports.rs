@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use super::super::dom;
 use crate::analysis::BackendRun;
+use crate::charts::Chart;
 use crate::export;
 
 #[derive(Properties, PartialEq)]
@@ -14,6 +15,8 @@ pub(super) struct ExportProps {
     /// The scenario, and its title (it names the files).
     pub(super) text: AttrValue,
     pub(super) title: AttrValue,
+    /// The `nr_vcpus_matched_tsc` chart, for the report, once drawn.
+    pub(super) chart: Option<Rc<Chart>>,
 }
 
 #[function_component(Exports)]
@@ -23,6 +26,7 @@ pub(super) fn exports(p: &ExportProps) -> Html {
     let mk = |kind: &'static str| {
         let (runs, text, title, file) =
             (p.runs.clone(), p.text.clone(), title.clone(), file.clone());
+        let chart = p.chart.clone();
         Callback::from(move |_: MouseEvent| {
             let _ = match kind {
                 "json" => dom::download(
@@ -34,7 +38,7 @@ pub(super) fn exports(p: &ExportProps) -> Html {
                 _ => dom::download(
                     &format!("{file}.html"),
                     "text/html",
-                    &export::to_html_report(&title, &text, &runs),
+                    &export::to_html_report(&title, &text, &runs, chart.as_deref()),
                 ),
             };
         })

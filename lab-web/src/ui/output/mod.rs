@@ -16,9 +16,43 @@ use std::rc::Rc;
 use scenarios::BackendId;
 use yew::prelude::*;
 
-use super::{Env, dom};
+use super::{Env, dom, lazy};
 use crate::analysis::{self, BackendRun};
-use crate::charts::{self, Theme};
+use crate::charts::{self, Chart, Spec, Theme};
+
+/// A chart, `None` until lab-charts has drawn it.
+pub(super) type Drawn = Option<Result<Rc<Chart>, String>>;
+
+/// The chart `spec` makes, drawn by lab-charts (loaded beside the app, at
+/// `base`) whenever `key` changes; the last chart stays until the next is
+/// drawn. `spec` giving `None`: no chart.
+#[hook]
+fn use_drawn<K: PartialEq + 'static>(
+    key: K,
+    base: &str,
+    spec: impl FnOnce() -> Option<Spec> + 'static,
+) -> Drawn {
+    let drawn = use_state(|| None);
+    let serial = use_mut_ref(|| 0u32);
+    let (d, base) = (drawn.clone(), base.to_string());
+    use_effect_with(key, move |_| {
+        let n = {
+            let mut s = serial.borrow_mut();
+            *s += 1;
+            *s
+        };
+        match spec() {
+            Some(spec) => lazy::draw_chart(&base, spec, move |c| {
+                // A newer run's chart is on its way: this one is dropped.
+                if *serial.borrow() == n {
+                    d.set(Some(c.map(Rc::new)));
+                }
+            }),
+            None => d.set(None),
+        }
+    });
+    (*drawn).clone()
+}
 
 #[derive(Properties, PartialEq)]
 pub(crate) struct OutputProps {
@@ -41,7 +75,9 @@ struct AtProps {
 
 #[function_component(Output)]
 pub(crate) fn output(p: &OutputProps) -> Html {
-    let theme = use_context::<Env>().map_or(Theme::Light, |e| e.theme);
+    let env = use_context::<Env>();
+    let theme = env.as_ref().map_or(Theme::Light, |e| e.theme);
+    let base = env.as_ref().map_or("./", |e| e.endpoints.base.as_str());
     let max = p
         .runs
         .iter()
@@ -56,29 +92,8 @@ pub(crate) fn output(p: &OutputProps) -> Html {
         .filter(|b| p.runs.iter().any(|r| r.backend == *b))
         .or_else(|| p.runs.first().map(|r| r.backend));
 
-    let matched = {
-        let runs = p.runs.clone();
-        use_memo((p.version, theme), move |_| {
-            charts::matched_chart(&runs, theme).map(Rc::new)
-        })
-    };
-    let per_vcpu = {
-        let runs = p.runs.clone();
-        use_memo((p.version, theme, sel), move |(_, _, sel)| {
-            runs.iter().find(|r| Some(r.backend) == *sel).map(|r| {
-                (
-                    charts::generations_chart(r, theme).map(Rc::new),
-                    charts::offsets_chart(r, theme).map(Rc::new),
-                )
-            })
-        })
-    };
-    let divergence = {
-        let runs = p.runs.clone();
-        use_memo(p.version, move |_| analysis::first_divergence(&runs))
-    };
-
-    // When the first results are on screen: the "interactive" budget's mark.
+    // When the first results are on screen: the "interactive" budget's mark
+    // (before the charts' drawing is asked for: it is not in the first load).
     use_effect_with(p.runs.is_empty(), |empty| {
         if !*empty
             && let Some(b) = dom::document().and_then(|d| d.body())
@@ -87,6 +102,37 @@ pub(crate) fn output(p: &OutputProps) -> Html {
             let _ = b.set_attribute("data-lab-interactive", &format!("{:.1}", dom::now_ms()));
         }
     });
+
+    // Drawn once per run (and theme), off the first load: lab-charts, asked
+    // for once there are runs.
+    let matched = {
+        let runs = p.runs.clone();
+        use_drawn((p.version, theme), base, move || {
+            (!runs.is_empty()).then(|| charts::matched_spec(&runs, theme))
+        })
+    };
+    let per_vcpu = |make: fn(&BackendRun, Theme) -> Spec| {
+        let runs = p.runs.clone();
+        move || {
+            runs.iter()
+                .find(|r| Some(r.backend) == sel)
+                .map(|r| make(r, theme))
+        }
+    };
+    let generations = use_drawn(
+        (p.version, theme, sel),
+        base,
+        per_vcpu(charts::generations_spec),
+    );
+    let offsets = use_drawn(
+        (p.version, theme, sel),
+        base,
+        per_vcpu(charts::offsets_spec),
+    );
+    let divergence = {
+        let runs = p.runs.clone();
+        use_memo(p.version, move |_| analysis::first_divergence(&runs))
+    };
 
     let go = {
         let pos = pos.clone();
@@ -108,12 +154,11 @@ pub(crate) fn output(p: &OutputProps) -> Html {
             }
             <div class="lab-charts">
                 { chart_box::chart_box(&matched, k) }
-                if let Some((g, o)) = per_vcpu.as_ref() {
-                    { chart_box::chart_box(g, k) }
-                    { chart_box::chart_box(o, k) }
-                }
+                { chart_box::chart_box(&generations, k) }
+                { chart_box::chart_box(&offsets, k) }
             </div>
-            <exports::Exports runs={p.runs.clone()} text={p.text.clone()} title={p.title.clone()} />
+            <exports::Exports runs={p.runs.clone()} text={p.text.clone()} title={p.title.clone()}
+                chart={matched.and_then(Result::ok)} />
         </div>
     }
 }

@@ -31,6 +31,7 @@ pub(super) fn verdicts(p: &RunsProps) -> Html {
                     Source::Model => "model",
                     Source::Live => "real KVM",
                     Source::Recorded { .. } => "real KVM, recorded",
+                    Source::Trace { .. } => "imported trace",
                 };
                 let detail = match (s, &r.status) {
                     (Some(s), _) => format!(
