@@ -11,11 +11,14 @@
 //! QEMU process outlives its test. Without QEMU, /dev/kvm or tracing the tests
 //! say why and are skipped — except under CI=true, where they must run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+mod common;
+use common::bounded;
 
 const QEMU: &str = "qemu-system-x86_64";
 
@@ -62,7 +65,7 @@ fn qemus() -> Vec<u32> {
 
 /// `lab-server trace ARGS -- QEMU …`, bounded; its output.
 fn trace(args: &[&str], qemu: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab-server"))
+    let child = Command::new(env!("CARGO_BIN_EXE_lab-server"))
         .arg("trace")
         .args(args)
         .arg("--")
@@ -72,35 +75,7 @@ fn trace(args: &[&str], qemu: &[&str], limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("lab-server starts");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let so = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let se = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("lab-server trace ran past {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: so.join().unwrap(),
-        stderr: se.join().unwrap(),
-    }
+    bounded(child, limit)
 }
 
 fn boot(n: u32) -> Vec<String> {
