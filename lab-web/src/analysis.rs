@@ -279,6 +279,34 @@ pub fn first_divergence(runs: &[BackendRun]) -> Option<Divergence> {
     scenarios::first_divergence(&writes)
 }
 
+/// What a screen reader hears when a run's state changes: each backend's
+/// verdict in words, then the first divergence or that the backends agree.
+/// Nothing that changes at every streamed write is in it, so a live region
+/// holding it speaks only when a verdict or the divergence changes.
+pub fn announcement(runs: &[BackendRun], divergence: Option<&Divergence>) -> String {
+    let verdicts: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let word = match r.verdict() {
+                Verdict::Stable => "stable",
+                Verdict::Unstable => "unstable",
+                Verdict::Pending => "running",
+                Verdict::Failed => "failed",
+            };
+            format!("{} {word}", r.backend.name())
+        })
+        .collect();
+    let mut said = verdicts.join(", ") + ".";
+    match divergence {
+        Some(d) => said += &format!(" First divergence at write {}: {}.", d.write, d.what),
+        None if runs.len() > 1 && runs.iter().all(|r| r.verdict() != Verdict::Pending) => {
+            said += " The backends agree at every write."
+        }
+        None => {}
+    }
+    said
+}
+
 /// The write where `nr_vcpus_matched_tsc + 1 == online_vcpus` stops holding
 /// for good: the last write at which it turned false without turning true
 /// again (None if it holds at the end or was never observed).
@@ -361,6 +389,24 @@ mod tests {
                 .all(|v| v.pvclock_stable == Some(false))
         );
         assert_eq!(end_old.vm.nr_vcpus_matched_tsc, Some(5));
+    }
+
+    /// The words a screen reader hears: verdicts, then where they part.
+    #[test]
+    fn the_announcement_says_each_verdict_and_the_first_divergence() {
+        let runs = run_models(&qemu(2), &BackendId::MODELS);
+        let said = announcement(&runs, first_divergence(&runs).as_ref());
+        assert!(
+            said.starts_with("linux-3.14 unstable, linux-3.17 stable"),
+            "{said}"
+        );
+        assert!(said.contains("First divergence at write 3: "), "{said}");
+        let same = run_models(&qemu(2), &[BackendId::Linux317, BackendId::Linux618]);
+        let said = announcement(&same, first_divergence(&same).as_ref());
+        assert_eq!(
+            said,
+            "linux-3.17 stable, linux-6.18 stable. The backends agree at every write."
+        );
     }
 
     #[test]

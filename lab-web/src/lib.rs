@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod charts;
 pub mod export;
 pub mod imported;
+pub mod ipynb;
 pub mod keys;
 pub mod markdown;
 pub mod notebook;

@@ -28,18 +28,30 @@ pub(crate) fn dist_dir() -> PathBuf {
     root().join("target/dist")
 }
 
-/// Installs npm binaryen into `tools/node_modules` unless it is there.
-fn wasm_opt() -> Result<PathBuf, String> {
-    let bin = root().join("tools/node_modules/.bin/wasm-opt");
-    if !bin.exists() {
-        if output("npm", &["--version"]).is_err() {
-            apt_install(&["npm"], "binaryen's wasm-opt (the web build)")?;
-        }
-        let tools = root().join("tools");
-        let tools = tools.to_str().ok_or("non-UTF-8 path")?;
-        run("npm", &["ci", "--prefix", tools, "--no-audit", "--no-fund"])?;
+/// The npm tools, pinned in `tools/package-lock.json`: binaryen's `wasm-opt`
+/// (the web build) and `axe-core` (the browser tests' accessibility checks).
+pub(crate) const NPM_TOOLS: [&str; 2] = [
+    "tools/node_modules/.bin/wasm-opt",
+    "tools/node_modules/axe-core/axe.min.js",
+];
+
+/// Installs the npm tools into `tools/node_modules` unless they are there.
+pub(crate) fn npm_tools() -> Result<(), String> {
+    if NPM_TOOLS.iter().all(|t| root().join(t).exists()) {
+        return Ok(());
     }
-    Ok(bin)
+    if output("npm", &["--version"]).is_err() {
+        apt_install(&["npm"], "binaryen's wasm-opt and axe-core")?;
+    }
+    let tools = root().join("tools");
+    let tools = tools.to_str().ok_or("non-UTF-8 path")?;
+    run("npm", &["ci", "--prefix", tools, "--no-audit", "--no-fund"])
+}
+
+/// `wasm-opt`, installed if need be.
+fn wasm_opt() -> Result<PathBuf, String> {
+    npm_tools()?;
+    Ok(root().join(NPM_TOOLS[0]))
 }
 
 fn write(path: &Path, content: &[u8]) -> Result<(), String> {

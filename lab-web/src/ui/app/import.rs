@@ -390,7 +390,7 @@ pub(super) fn panel(imp: &UseImport) -> Html {
                 }
                 if !summary.problems.is_empty() {
                     <p>{ "Lines it could not use:" }</p>
-                    <ul class="lab-import-problems">
+                    <ul class="lab-import-problems" tabindex="0" aria-label="Lines the importer could not use">
                         { for summary.problems.iter().map(|p| html! { <li>{ p.clone() }</li> }) }
                     </ul>
                 }

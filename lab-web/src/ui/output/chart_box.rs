@@ -84,7 +84,7 @@ fn chart_box_view(p: &ChartProps) -> Html {
                 <button onclick={save_png}>{ "PNG" }</button>
             </div>
             if *table {
-                <div class="lab-chart-table">
+                <div class="lab-chart-table" tabindex="0" role="region" aria-label={format!("{} (table)", c.title)}>
                     <table>
                         <caption>{ c.title.clone() }</caption>
                         <thead><tr>{ for c.table.headers.iter().map(|h| html! { <th scope="col">{ h }</th> }) }</tr></thead>

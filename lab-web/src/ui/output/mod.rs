@@ -143,6 +143,9 @@ pub(crate) fn output(p: &OutputProps) -> Html {
             aria-label="run output: ← → step through the writes, Home and End jump">
             <verdicts::Verdicts runs={p.runs.clone()} />
             { verdicts::divergence(divergence.as_ref().as_ref(), p.runs.len(), max, &go) }
+            <p class="lab-sr-only lab-announce" role="status" aria-live="polite" aria-atomic="true">
+                { analysis::announcement(&p.runs, divergence.as_ref().as_ref()) }
+            </p>
             { scrubber::scrubber(&p.runs, k, max, &go) }
             <logic::Logic runs={p.runs.clone()} {k} />
             <timeline::Timeline runs={p.runs.clone()} {k} divergence={divergence.as_ref().as_ref().map(|d| d.write)}

@@ -37,7 +37,7 @@ pub(super) fn timeline(p: &TimelineProps) -> Html {
     let hi = (lo + 2 * TIMELINE_SPAN).min(max);
     let lo = hi.saturating_sub(2 * TIMELINE_SPAN).max(1);
     html! {
-        <div class="lab-timeline-wrap">
+        <div class="lab-timeline-wrap" tabindex="0" role="region" aria-label="Timeline of the TSC writes">
             <table class="lab-timeline">
                 <caption>{ format!("writes {lo}–{hi} of {max}, aligned: nr_vcpus_matched_tsc after each") }</caption>
                 <thead><tr>

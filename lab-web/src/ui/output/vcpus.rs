@@ -66,7 +66,7 @@ pub(super) fn vcpu_table(p: &VcpuProps) -> Html {
         Callback::from(move |_: MouseEvent| all.set(!*all))
     };
     html! {
-        <div class="lab-vcpus-wrap">
+        <div class="lab-vcpus-wrap" tabindex="0" role="region" aria-label="vCPUs">
         <table class="lab-vcpus" data-backend={run.backend.name()}>
             <caption>
                 { format!("vCPUs on {} right after write {}", run.backend, p.k) }
