@@ -282,6 +282,30 @@ impl Chart {
     }
 }
 
+/// A chart spec of the notebook drawn here, natively: the calls the page
+/// makes to this module (`lab_web::ui::lazy`), in the same order.
+#[cfg(any(test, feature = "spec"))]
+pub fn draw_spec(spec: lab_web::charts::Spec) -> Result<lab_web::charts::Chart, String> {
+    let mut c = Chart::new(
+        spec.title.clone(),
+        spec.y_desc.clone(),
+        spec.max_write,
+        spec.y.0,
+        spec.y.1,
+        spec.dark,
+    );
+    for l in &spec.lines {
+        let (xs, ys): (Vec<f64>, Vec<f64>) = l.points.iter().copied().unzip();
+        c.line(l.colour, l.alpha, l.label.clone(), l.marker, l.every, &xs, &ys);
+    }
+    for m in &spec.marks {
+        c.mark(m.x, m.colour, m.text.clone(), m.text_y);
+    }
+    let svg = c.svg()?;
+    let plot_x = (c.plot_x0(), c.plot_x1());
+    Ok(spec.drawn(svg, plot_x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,33 +313,9 @@ mod tests {
     use lab_web::charts::{self, Spec, Theme};
     use scenarios::BackendId;
 
-    /// What the page does with a spec: the module's calls, in order.
     fn draw(spec: &Spec) -> (String, (f64, f64)) {
-        let mut c = Chart::new(
-            spec.title.clone(),
-            spec.y_desc.clone(),
-            spec.max_write,
-            spec.y.0,
-            spec.y.1,
-            spec.dark,
-        );
-        for l in &spec.lines {
-            let (xs, ys): (Vec<f64>, Vec<f64>) = l.points.iter().copied().unzip();
-            c.line(
-                l.colour,
-                l.alpha,
-                l.label.clone(),
-                l.marker,
-                l.every,
-                &xs,
-                &ys,
-            );
-        }
-        for m in &spec.marks {
-            c.mark(m.x, m.colour, m.text.clone(), m.text_y);
-        }
-        let svg = c.svg().unwrap();
-        (svg, (c.plot_x0(), c.plot_x1()))
+        let c = draw_spec(spec.clone()).unwrap();
+        (c.svg.to_string(), c.plot_x)
     }
 
     fn boot(n: u32) -> Vec<BackendRun> {

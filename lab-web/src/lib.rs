@@ -6,7 +6,8 @@
 //! at write k, divergences, predictions, exports, share links, markdown, an
 //! imported trace's cell and words, the names kept in the browser's storage
 //! — lives in plain modules with native tests; `ui` holds the components and
-//! the hooks that drive them.
+//! the hooks that drive them (the `ui` feature, on by default; without it
+//! the crate is that plain logic alone, as `lab-server notebook` uses it).
 
 pub mod analysis;
 pub mod charts;
@@ -17,4 +18,5 @@ pub mod keys;
 pub mod markdown;
 pub mod notebook;
 pub mod share;
+#[cfg(feature = "ui")]
 pub mod ui;
