@@ -296,7 +296,15 @@ pub fn draw_spec(spec: lab_web::charts::Spec) -> Result<lab_web::charts::Chart, 
     );
     for l in &spec.lines {
         let (xs, ys): (Vec<f64>, Vec<f64>) = l.points.iter().copied().unzip();
-        c.line(l.colour, l.alpha, l.label.clone(), l.marker, l.every, &xs, &ys);
+        c.line(
+            l.colour,
+            l.alpha,
+            l.label.clone(),
+            l.marker,
+            l.every,
+            &xs,
+            &ys,
+        );
     }
     for m in &spec.marks {
         c.mark(m.x, m.colour, m.text.clone(), m.text_y);

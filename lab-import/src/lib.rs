@@ -19,6 +19,10 @@
 //! The plain functions [`summary`] and [`run`] are what they call, tested
 //! natively.
 //!
+//! Jupyter notebooks come and go through here too ([`ipynb_to_notebook`],
+//! [`notebook_to_ipynb`]): `.ipynb` is read and written with a generic JSON
+//! tree that the first load should not carry either.
+//!
 //! Bounds: the importer's own ([`LIMITS`]: VMs, vCPUs, TSC events kept,
 //! bytes a line; past them events are counted, not kept), then the
 //! notebook's: a VM of at most [`MAX_WRITES`] writes becomes a cell.
@@ -468,5 +472,94 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(1_000), "1,000");
         assert_eq!(grouped(1_000_000), "1,000,000");
+    }
+}
+
+/// A Jupyter notebook's text (`.ipynb`, nbformat 4) as a TSC Lab notebook
+/// file (its JSON), or why not, saying where ([`lab_web::ipynb::from_ipynb`]).
+#[wasm_bindgen(js_name = ipynbToNotebook)]
+pub fn ipynb_to_notebook(text: &str) -> Result<String, JsError> {
+    ipynb_to_notebook_native(text)
+        .map(|nb| nb.to_json())
+        .map_err(|e| JsError::new(&e))
+}
+
+/// [`ipynb_to_notebook`], natively.
+pub fn ipynb_to_notebook_native(text: &str) -> Result<lab_web::notebook::Notebook, String> {
+    lab_web::ipynb::from_ipynb(text)
+}
+
+/// A notebook's file form as `.ipynb` (nbformat 4.5): each scenario cell's
+/// outputs made as every export makes them ([`lab_web::ipynb::CellOutput::of_cell`]),
+/// with the charts the page drew: `charts` is JSON, `[[cell id, title, svg], …]`.
+#[wasm_bindgen(js_name = notebookToIpynb)]
+pub fn notebook_to_ipynb(notebook: &str, charts: &str) -> Result<String, JsError> {
+    export_ipynb(notebook, charts).map_err(|e| JsError::new(&e))
+}
+
+/// [`notebook_to_ipynb`], natively.
+pub fn export_ipynb(notebook: &str, charts: &str) -> Result<String, String> {
+    use lab_web::ipynb::{CellOutput, Svg};
+    use lab_web::notebook::{CellKind, Notebook};
+    let nb = Notebook::from_json(notebook)?;
+    let charts: Vec<(u32, String, String)> =
+        serde_json::from_str(charts).map_err(|e| format!("the charts: {e}"))?;
+    Ok(lab_web::ipynb::to_ipynb(&nb, |id| {
+        let cell = nb.cells.iter().find(|c| c.id == id)?;
+        let CellKind::Scenario { text, backends, .. } = &cell.kind else {
+            return None;
+        };
+        let (mut out, _) = CellOutput::of_cell(text, backends);
+        out.charts.extend(
+            charts
+                .iter()
+                .filter(|(cell, ..)| *cell == id)
+                .map(|(_, title, svg)| Svg {
+                    title: title.clone(),
+                    svg: svg.clone(),
+                }),
+        );
+        Some(out)
+    }))
+}
+
+#[cfg(test)]
+mod jupyter_tests {
+    /// The page's export: the notebook's file form and the charts it drew in,
+    /// nbformat 4.5 out, each chart on its cell; and back in again.
+    #[test]
+    fn a_notebook_and_its_charts_become_ipynb_and_back() {
+        let nb = lab_web::notebook::Notebook::from_library("qemu-2.0-boot-2").unwrap();
+        let id = nb
+            .cells
+            .iter()
+            .find(|c| matches!(c.kind, lab_web::notebook::CellKind::Scenario { .. }))
+            .unwrap()
+            .id;
+        let charts = serde_json::to_string(&[(id, "a chart", "<svg>…</svg>")]).unwrap();
+        let text = super::export_ipynb(&nb.to_json(), &charts).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (v["nbformat"].as_u64(), v["nbformat_minor"].as_u64()),
+            (Some(4), Some(5))
+        );
+        let outputs = v["cells"][1]["outputs"].as_array().unwrap();
+        assert!(
+            outputs[0]["data"]["text/html"]
+                .as_str()
+                .unwrap()
+                .contains("UNSTABLE")
+        );
+        assert_eq!(
+            outputs.last().unwrap()["data"]["image/svg+xml"],
+            "<svg>…</svg>"
+        );
+        let back = super::ipynb_to_notebook_native(&text).unwrap();
+        assert_eq!(back.cells.len(), nb.cells.len());
+        assert!(
+            super::export_ipynb("{", "[]")
+                .unwrap_err()
+                .contains("line 1")
+        );
     }
 }

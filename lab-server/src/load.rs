@@ -4,6 +4,7 @@
 //! (127.0.0.2 …), so per-client limits see a class, not one machine.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -142,6 +143,12 @@ async fn one(i: usize, plan: &Plan) -> One {
 
 /// Runs the plan: every client at once.
 pub async fn run(plan: Plan) -> Outcome {
+    run_observed(plan, Arc::new(|| {})).await
+}
+
+/// As [`run`], calling `done` as each client finishes, in the order they
+/// finish (the CLI's progress).
+pub async fn run_observed(plan: Plan, done: Arc<dyn Fn() + Send + Sync>) -> Outcome {
     let probe = reqwest::Client::new();
     let mut out = Outcome {
         before: stats(&probe, &plan).await,
@@ -151,7 +158,12 @@ pub async fn run(plan: Plan) -> Outcome {
     let tasks: Vec<_> = (0..plan.clients)
         .map(|i| {
             let plan = plan.clone();
-            tokio::spawn(async move { one(i, &plan).await })
+            let done = done.clone();
+            tokio::spawn(async move {
+                let one = one(i, &plan).await;
+                done();
+                one
+            })
         })
         .collect();
     for t in tasks {

@@ -1,35 +1,119 @@
-//! `lab-server`: TSC Lab's command line (and, with the server issue, its HTTP server).
+//! `lab-server`: TSC Lab's command line and its HTTP server.
 //!
 //! ```text
 //! lab-server list                                  the scenario library
 //! lab-server run qemu-2.0-boot-4 --compare         every model side by side
 //! lab-server run my.tsc --backend linux-3.14 --json
 //! lab-server check scenarios/library/*.tsc         verify `expect` lines (graders, CI)
+//! lab-server notebook export qemu-2.0-boot-4 --ipynb   a Jupyter notebook, outputs computed
 //! ```
 //!
-//! Exit status: 0 success, 1 an expectation failed, 2 bad input (printed as
-//! `file:line:col: message`).
+//! Exit status ([`cmd::Fail`]):
+//!
+//! - 0: success;
+//! - 1: an expectation failed (`check`, `fmt --check`, a `conform` divergence,
+//!   `load` errors);
+//! - 2: bad input, printed as `file:line:col: message` (clap's usage errors too);
+//! - 3: real KVM or the kernel's tracing is not available on this machine
+//!   (`run --backend kvm`, `conform`, `bench`, `trace`).
+//!
+//! The conventions every command shares: progress on stderr only when it is
+//! a terminal and `--quiet` is not given ([`progress`]); colour on stdout
+//! and stderr as `--color` and `NO_COLOR` say ([`render::style`]); stdout
+//! carries the same bytes either way.
 
 mod cmd;
+mod progress;
 mod render;
 
+use std::ffi::OsString;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use scenarios::BackendId;
 
 use cmd::Fail;
+
+/// The end of `lab-server --help`: the exit status and the colour rules.
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success
+  1  an expectation failed (check, fmt --check, a conform divergence, load errors)
+  2  bad input: a file, a scenario (file:line:col: message), an argument
+  3  real KVM or the kernel's tracing is not available on this machine
+     (run --backend kvm, conform, bench, trace)
+
+Colour: --color auto (the default) colours a terminal only, and not at all when
+NO_COLOR is set to anything but the empty string; --color always and --color
+never win over NO_COLOR. Progress goes to stderr, only when it is a terminal.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "lab-server",
     version,
-    about = "TSC Lab: see how KVM keeps guest clocks in sync"
+    about = "TSC Lab: see how KVM keeps guest clocks in sync",
+    after_help = AFTER_HELP
 )]
 struct Cli {
+    /// When to colour the output (and this help): auto (a terminal, unless NO_COLOR is set),
+    /// always (even with NO_COLOR), never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
+    color: Color,
+    /// No progress on stderr (it is shown only on a terminal anyway).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--color` (its values have no help of their own: `--color`'s says it,
+/// once, in every command's help).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Color {
+    // A terminal, unless NO_COLOR is set and not empty.
+    Auto,
+    // Even a pipe or a file, whatever NO_COLOR says.
+    Always,
+    Never,
+}
+
+impl Color {
+    fn clap(self) -> clap::ColorChoice {
+        match self {
+            Color::Auto => clap::ColorChoice::Auto,
+            Color::Always => clap::ColorChoice::Always,
+            Color::Never => clap::ColorChoice::Never,
+        }
+    }
+
+    fn stream(self) -> anstream::ColorChoice {
+        match self {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        }
+    }
+
+    /// `--color` from the raw arguments, before clap parses them, so that
+    /// clap's own help and errors follow it too. The last one wins; an
+    /// invalid value is left for clap to refuse; nothing after `--` counts
+    /// (that is `trace`'s VMM command line).
+    fn from_args(args: &[OsString]) -> Color {
+        let mut color = Color::Auto;
+        let mut args = args.iter().skip(1).map(|a| a.to_str().unwrap_or(""));
+        while let Some(arg) = args.next() {
+            let value = match arg {
+                "--" => break,
+                "--color" => args.next(),
+                _ => arg.strip_prefix("--color="),
+            };
+            if let Some(c) = value.and_then(|v| Color::from_str(v, false).ok()) {
+                color = c;
+            }
+        }
+        color
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +205,13 @@ enum Command {
         /// A library scenario name.
         name: String,
     },
+    /// Notebooks as Jupyter notebooks and back: `export` runs every scenario cell on the
+    /// kernel models and keeps the verdicts and charts as outputs.
+    #[command(subcommand)]
+    Notebook(cmd::notebook::Command),
+    /// Shell completions and man pages, from this command tree (`cargo xtask dist`).
+    #[command(hide = true)]
+    Generate(cmd::generate::Options),
 }
 
 fn parse_backend(s: &str) -> Result<BackendId, String> {
@@ -128,9 +219,15 @@ fn parse_backend(s: &str) -> Result<BackendId, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let color = Color::from_args(&args);
+    let matches = Cli::command().color(color.clap()).get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    progress::init(cli.quiet);
+    // Renderers always write their styles; this stream keeps them for a
+    // terminal (or `--color always`) and strips them otherwise.
+    let stdout = anstream::AutoStream::new(io::stdout().lock(), cli.color.stream());
+    let mut out = BufWriter::new(stdout);
     let result = match cli.command {
         Command::Run {
             scenario,
@@ -170,7 +267,9 @@ fn main() -> ExitCode {
         Command::List { json } => cmd::list::run(&mut out, json),
         Command::Fmt { files, check } => cmd::fmt::run(&mut out, &files, check),
         Command::Show { name } => cmd::show::run(&mut out, &name),
+        Command::Notebook(command) => cmd::notebook::run(&mut out, command),
+        Command::Generate(options) => cmd::generate::run(&mut out, Cli::command(), options),
     };
     let flushed = out.flush();
-    cmd::exit_code(result.and(flushed.map_err(Fail::from)))
+    cmd::exit_code(result.and(flushed.map_err(Fail::from)), cli.color.stream())
 }

@@ -10,6 +10,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -81,13 +82,43 @@ impl std::fmt::Display for TraceError {
 
 impl std::error::Error for TraceError {}
 
+/// Where CMD's output lines go when they do not go to the lab's stderr.
+pub type OutputSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// What the caller sees of a trace while it runs (the CLI's progress line).
+#[derive(Default)]
+pub struct Watch<'a> {
+    /// Called after each poll with the number of events read so far.
+    pub events: Option<&'a mut dyn FnMut(usize)>,
+    /// When set, CMD's stdout and stderr come through pipes and each line
+    /// (or what is left at the end) is handed here, from a thread of its
+    /// own, instead of CMD writing to the lab's stderr itself: a progress
+    /// line drawn there can step aside for them rather than overwrite them.
+    pub output: Option<OutputSink>,
+}
+
+impl std::fmt::Debug for Watch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("events", &self.events.is_some())
+            .field("output", &self.output.is_some())
+            .finish()
+    }
+}
+
+/// How long the lines CMD wrote last may take to come through its pipes
+/// once its group is gone.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
+
 /// Runs `cmd` (program and arguments) traced, until it exits, `duration`
-/// passes, or `stop` turns true. CMD's output goes to the lab's stderr, so
-/// the lab's own stdout (a table, JSON Lines) stays clean.
+/// passes, or `stop` turns true. CMD's output goes to the lab's stderr (or
+/// through `watch.output`), so the lab's own stdout (a table, JSON Lines)
+/// stays clean.
 pub fn trace(
     cmd: &[String],
     duration: Option<Duration>,
     stop: &AtomicBool,
+    mut watch: Watch<'_>,
 ) -> Result<Traced, TraceError> {
     let (program, args) = cmd
         .split_first()
@@ -95,15 +126,30 @@ pub fn trace(
     // The rings first: CMD inherits the events from this thread.
     let mut rings = TreeRings::open().map_err(|e| TraceError::Unavailable(e.0))?;
     let started = Instant::now();
+    let (stdout, stderr) = match watch.output {
+        Some(_) => (Stdio::piped(), Stdio::piped()),
+        None => (stderr_copy(), stderr_copy()),
+    };
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(stderr_copy())
-        .stderr(stderr_copy())
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0)
         .spawn()
         .map_err(|e| TraceError::Spawn(program.clone(), e))?;
     let pid = child.id();
+    let mut forwarders = Vec::new();
+    if let Some(sink) = &watch.output {
+        let pipes: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+            child.stdout.take().map(|p| Box::new(p) as _),
+            child.stderr.take().map(|p| Box::new(p) as _),
+        ];
+        for pipe in pipes.into_iter().flatten() {
+            let sink = sink.clone();
+            forwarders.push(std::thread::spawn(move || forward_lines(pipe, &*sink)));
+        }
+    }
     let deadline = duration.map(|d| started + d);
     let mut samples = Vec::new();
     let mut dropped = 0u64;
@@ -124,6 +170,9 @@ pub fn trace(
     };
     let (ended, status) = loop {
         take(&mut rings, &mut samples);
+        if let Some(events) = watch.events.as_mut() {
+            events(samples.len());
+        }
         if let Ok(Some(status)) = child.try_wait() {
             break (Ended::Exited, status);
         }
@@ -149,6 +198,11 @@ pub fn trace(
         if group_alive(pid) {
             sys::signal_group(pid, libc::SIGKILL);
         }
+    }
+    // CMD's last lines, unless something outside its group holds the pipes.
+    let drained = Instant::now() + OUTPUT_DRAIN;
+    while forwarders.iter().any(|f| !f.is_finished()) && Instant::now() < drained {
+        std::thread::sleep(Duration::from_millis(10));
     }
     // Sorted once more as a whole: a CPU's record can arrive a drain late.
     samples.sort_by_key(|s| s.time);
@@ -203,6 +257,32 @@ fn group_alive(pgid: u32) -> bool {
                 .and_then(|g| g.parse::<u32>().ok())
                 == Some(pgid)
         })
+}
+
+/// Hands what `pipe` carries to `sink` a line at a time; a line longer than
+/// 4 KiB, or what is left at the end, as it is.
+fn forward_lines(mut pipe: Box<dyn std::io::Read + Send>, sink: &(dyn Fn(&[u8]) + Send + Sync)) {
+    const LONGEST: usize = 4096;
+    let mut buf = [0u8; 8192];
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        let end = match pending.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if pending.len() > LONGEST => pending.len(),
+            None => continue,
+        };
+        sink(&pending[..end]);
+        pending.drain(..end);
+    }
+    if !pending.is_empty() {
+        sink(&pending);
+    }
 }
 
 /// A copy of the lab's stderr, for CMD's output.

@@ -996,3 +996,115 @@ fn scrub_profile() {
         b.close().await;
     });
 }
+
+/// "Export .ipynb" writes nbformat 4.5: every cell, the scenario cells as
+/// code in `tsc-scenario` with their verdicts (HTML and text) and charts
+/// (SVG) as outputs; "Open file" takes that file back, every cell again.
+#[test]
+fn a_notebook_goes_to_jupyter_and_back() {
+    if !ready("a_notebook_goes_to_jupyter_and_back") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_server, base) = server(&[("LAB_KVM_DEVICE", "/nonexistent/kvm")]);
+    runtime().block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!("{base}/?scenario=qemu-2.0-boot-2")).await;
+        b.wait("document.querySelector('.lab-chart svg')", "the charts").await;
+        let cells = b.js("return document.querySelectorAll('.lab-cell-frame').length;").await;
+        let sources = b.js("return [...document.querySelectorAll('.lab-source')].map(t => t.value);").await;
+        b.click(".lab-export-ipynb").await;
+        let until = Instant::now() + Duration::from_secs(20);
+        let file = loop {
+            let found = std::fs::read_dir(&b.downloads)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "ipynb"));
+            if let Some(f) = found.filter(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 0)) {
+                break f;
+            }
+            assert!(Instant::now() < until, "no .ipynb download");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let nb: Value = serde_json::from_slice(&std::fs::read(&file).expect("the file")).expect("JSON");
+        assert_eq!((nb["nbformat"].as_u64(), nb["nbformat_minor"].as_u64()), (Some(4), Some(5)));
+        assert_eq!(nb["metadata"]["language_info"]["name"], "tsc-scenario");
+        let list = nb["cells"].as_array().expect("cells");
+        assert_eq!(json!(list.len()), cells, "every cell exported");
+        let code: Vec<&Value> = list.iter().filter(|c| c["cell_type"] == "code").collect();
+        assert_eq!(json!(code.len()), json!(sources.as_array().map_or(0, |s| s.len())));
+        let scenario = &code[0];
+        assert_eq!(scenario["metadata"]["language"], "tsc-scenario");
+        let source: String = scenario["source"].as_array().expect("lines").iter().filter_map(|l| l.as_str()).collect();
+        assert_eq!(json!(source), sources[0]);
+        let outputs = scenario["outputs"].as_array().expect("outputs");
+        let html = outputs[0]["data"]["text/html"].as_str().unwrap_or("");
+        assert!(html.contains("UNSTABLE") && html.contains("First divergence at write 3"), "{html}");
+        assert!(outputs[0]["data"]["text/plain"].as_str().is_some_and(|t| t.contains("linux-3.14")));
+        let svgs = outputs.iter().filter(|o| o["data"]["image/svg+xml"].as_str().is_some_and(|s| s.starts_with("<svg"))).count();
+        assert_eq!(svgs, 3, "three charts, as SVG");
+        assert!(list.iter().all(|c| c["id"].as_str().is_some_and(|id| !id.is_empty())), "nbformat 4.5 cell ids");
+
+        // Back in: a new notebook, then the .ipynb opened in its place.
+        b.js("[...document.querySelectorAll('.lab-toolbar button')].find(b => b.textContent == 'New').click(); return true;")
+            .await;
+        b.wait("document.querySelector('.lab-title').value == 'Untitled notebook'", "a new notebook").await;
+        b.client
+            .find(Locator::Css(".lab-toolbar .lab-file:not(.lab-import-file) input"))
+            .await
+            .expect("the file input")
+            .send_keys(file.to_str().expect("a UTF-8 path"))
+            .await
+            .expect("choose the file");
+        b.wait("document.querySelector('.lab-notice')?.textContent.startsWith('Opened')", "the opened notebook").await;
+        assert_eq!(b.js("return document.querySelectorAll('.lab-cell-frame').length;").await, cells);
+        assert_eq!(b.js("return [...document.querySelectorAll('.lab-source')].map(t => t.value);").await, sources);
+        b.wait("document.querySelectorAll('.lab-verdict').length >= 4", "the cells run anew").await;
+        b.assert_no_console_errors("Jupyter export and open").await;
+        b.close().await;
+    });
+}
+
+/// The book works offline: its search answers from its own index with no
+/// request leaving the site, and print.html holds every chapter.
+#[test]
+fn the_book_searches_offline_and_prints() {
+    if !ready("the_book_searches_offline_and_prints") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let rt = runtime();
+    let plain = static_server(&rt);
+    rt.block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!("{plain}/book/index.html")).await;
+        b.click("#mdbook-search-toggle").await;
+        b.js("const s = document.getElementById('mdbook-searchbar'); s.value = 'nr_vcpus_matched_tsc'; \
+              s.dispatchEvent(new KeyboardEvent('keyup', {bubbles: true})); s.dispatchEvent(new Event('input', {bubbles: true})); return true;")
+            .await;
+        let hits = b
+            .wait("document.querySelectorAll('#mdbook-searchresults li').length", "search results")
+            .await;
+        assert!(hits.as_u64().unwrap_or(0) >= 3, "{hits} results for nr_vcpus_matched_tsc");
+        let foreign = b
+            .js("return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin));")
+            .await;
+        assert_eq!(foreign, json!([]), "requests that left the site");
+        let found = b.axe().await;
+        assert!(found.is_empty(), "axe on the search results: {found:#?}");
+
+        b.goto(&format!("{plain}/book/print.html")).await;
+        // mdBook's smart punctuation curls the quotes.
+        let headings = b
+            .js("return [...document.querySelectorAll('main h1')].map(h => h.textContent.trim().replaceAll('\\u2019', \"'\"));")
+            .await;
+        let headings: Vec<String> = serde_json::from_value(headings).expect("headings");
+        for ch in book_chapters() {
+            let md = std::fs::read_to_string(root().join("book/src").join(ch.replace(".html", ".md"))).expect("chapter");
+            let title = md.lines().find_map(|l| l.strip_prefix("# ")).expect("a chapter title").trim().to_string();
+            assert!(headings.contains(&title), "print.html lacks `{title}` ({ch}): {headings:#?}");
+        }
+        b.close().await;
+    });
+}

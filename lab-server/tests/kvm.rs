@@ -139,7 +139,7 @@ fn without_tracefs_the_counters_are_unavailable() {
     );
 }
 
-/// No /dev/kvm: exit 2 and a sentence that says what to do.
+/// No /dev/kvm: exit 3 (KVM unavailable) and a sentence that says what to do.
 #[test]
 fn without_kvm_the_cli_says_so() {
     let o = Command::new(env!("CARGO_BIN_EXE_lab-server"))
@@ -147,7 +147,7 @@ fn without_kvm_the_cli_says_so() {
         .env("LAB_KVM_DEVICE", "/nonexistent/kvm")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("/nonexistent/kvm does not exist: this machine has no KVM"),

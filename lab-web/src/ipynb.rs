@@ -76,6 +76,30 @@ impl CellOutput {
         }
     }
 
+    /// The output with a sentence after the verdicts (e.g. [`left_out_note`]).
+    pub fn with_note(mut self, note: &str) -> CellOutput {
+        self.html += &format!("<p>{}</p>\n", escape(note));
+        if !self.plain.is_empty() && !self.plain.ends_with('\n') {
+            self.plain.push('\n');
+        }
+        self.plain += note;
+        self.plain.push('\n');
+        self
+    }
+
+    /// The whole output of a scenario cell as an export makes it, short of
+    /// drawing its charts ([`export_charts`]): its models run, the verdicts,
+    /// and what was left out.
+    pub fn of_cell(text: &str, backends: &[BackendId]) -> (CellOutput, Vec<BackendRun>) {
+        let runs = export_runs(text, backends).unwrap_or_default();
+        let out = CellOutput::from_runs(text, &runs);
+        let out = match left_out_note(backends) {
+            Some(note) => out.with_note(&note),
+            None => out,
+        };
+        (out, runs)
+    }
+
     fn to_json(&self) -> Vec<Value> {
         let display = |data: Value| {
             json!({
@@ -247,6 +271,46 @@ impl Row {
             &self.master_clock,
         ]
     }
+}
+
+/// What an exported scenario cell runs: the kernel models among its
+/// backends, on its text. Real KVM and an imported trace live in a page or a
+/// server, not in a file; they are left out, and [`left_out_note`] says so in
+/// the output. `Err` is the parser's first error (`line:col: message`).
+pub fn export_runs(text: &str, backends: &[BackendId]) -> Result<Vec<BackendRun>, String> {
+    let scenario = scenarios::parse(text).map_err(|e| e.to_string())?;
+    let models: Vec<BackendId> = backends.iter().copied().filter(|b| b.is_model()).collect();
+    Ok(analysis::run_models(&scenario, &models))
+}
+
+/// The sentence an export adds for the backends it could not run, if any.
+pub fn left_out_note(backends: &[BackendId]) -> Option<String> {
+    let out: Vec<&str> = backends
+        .iter()
+        .filter(|b| !b.is_model())
+        .map(|b| b.name())
+        .collect();
+    (!out.is_empty()).then(|| {
+        format!(
+            "{}: not run in this export (real KVM and imported traces run in TSC Lab itself)",
+            out.join(", ")
+        )
+    })
+}
+
+/// The charts an exported cell carries, light on white: `nr_vcpus_matched_tsc`
+/// per backend, then generations and offsets per vCPU on the first backend;
+/// none for a cell that did not run (it does not parse).
+pub fn export_charts(runs: &[BackendRun]) -> Vec<crate::charts::Spec> {
+    use crate::charts::{Theme, generations_spec, matched_spec, offsets_spec};
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    vec![
+        matched_spec(runs, Theme::Light),
+        generations_spec(first, Theme::Light),
+        offsets_spec(first, Theme::Light),
+    ]
 }
 
 /// The verdict table of a scenario cell, as HTML and as plain text: per

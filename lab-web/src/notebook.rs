@@ -317,8 +317,12 @@ impl Notebook {
     /// Reads a notebook file. The error says what is wrong and where.
     pub fn from_json(text: &str) -> Result<Notebook, String> {
         let nb: Notebook = serde_json::from_str(text).map_err(|e| {
+            // serde_json's message ends with its position: said once, first.
+            let full = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let why = full.strip_suffix(&suffix).unwrap_or(&full);
             format!(
-                "not a TSC Lab notebook: {e} (line {}, column {})",
+                "not a TSC Lab notebook at line {} column {}: {why}",
                 e.line(),
                 e.column()
             )

@@ -12,6 +12,17 @@
 //! | `POST /api/runs` | [`RunRequest`] | `201` [`Created`] |
 //! | `GET /api/runs/{id}/events`, `/api/presenter/events` | | Server-Sent Events, see [`StreamEvent`] |
 //! | `GET /api/runs/{id}` | | [`RunInfo`] with `"events"`: each an [`Event`] or a [`StreamError`] |
+//! | `GET /api/health` | | [`Health`] (no token needed: for probes and proxies) |
+//! | `POST /api/polls` (instructor) | [`PollRequest`] | `201` [`Poll`] |
+//! | `GET /api/polls/current` | | [`Poll`] as the room sees it (counts once revealed), or 404 |
+//! | `POST /api/polls/{id}/answers` | [`PollAnswer`] | `204` |
+//! | `POST /api/polls/{id}/close`, `/reveal` (instructor) | | [`Poll`] |
+//! | `GET /api/polls/{id}/results` (instructor) | | [`Poll`] with its counts as they come in |
+//! | `GET /api/polls/{id}/results.csv` (instructor) | | `choice,count` lines |
+//!
+//! The caller's [`Role`] is in `/api/host`'s `role`: the instructor presents
+//! (`"presenter": true` in a [`RunRequest`]), opens, closes and reveals polls
+//! and sees their answers; a student asking for any of these gets `403`.
 //!
 //! In the page, the notebook's trace importer (`lab-import`, a WASM module
 //! loaded on first use) is called through its own class (`Session`, `Run`);
@@ -46,6 +57,123 @@ pub struct HostMode {
     /// In model-only mode, why, in a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// The caller's role on this server.
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// Who is asking: the instructor (the instructor token, or the local user of
+/// a loopback server without tokens) or a student (the class token).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Presents, runs polls, sees the answers.
+    Instructor,
+    /// Follows, answers.
+    #[default]
+    Student,
+}
+
+/// `GET /api/health`: the replica answering, and whether it reaches its Redis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Ready to serve.
+    pub ok: bool,
+    /// The replica's name (`--replica`, else the host name).
+    pub replica: String,
+    /// Whether the shared state is in Redis (`--redis`) and reachable.
+    pub redis: bool,
+}
+
+/// `POST /api/polls`: a question to the room, with its choices in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollRequest {
+    /// The question (a cell's prediction asks it already).
+    pub question: String,
+    /// What the room may answer.
+    pub choices: Vec<String>,
+    /// The right answer, shown at the reveal (one of `choices`), if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// The cell the question comes from, for the notebook to place it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+}
+
+/// `POST /api/polls/{id}/answers`: one browser tab's answer; the tab's
+/// second answer replaces its first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollAnswer {
+    /// The tab, anonymous: a random id the tab keeps for itself.
+    pub tab: String,
+    /// One of the poll's choices.
+    pub choice: String,
+}
+
+/// Where a poll is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollState {
+    /// Taking answers.
+    Open,
+    /// No more answers; not yet revealed.
+    Closed,
+    /// The answer and the distribution are shown to everyone.
+    Revealed,
+}
+
+/// A poll. The room sees `counts` and `answer` only once it is revealed; the
+/// instructor sees the counts as they come in (`/results`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    /// The poll's id.
+    pub id: String,
+    /// The question.
+    pub question: String,
+    /// The choices, in order.
+    pub choices: Vec<String>,
+    /// Open, closed or revealed.
+    pub state: PollState,
+    /// The cell it asks about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    /// The right answer, once revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Answers per choice, in the choices' order (revealed, or the instructor's view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Vec<u64>>,
+}
+
+impl Poll {
+    /// How many tabs answered, where the counts are known.
+    pub fn total(&self) -> Option<u64> {
+        self.counts.as_ref().map(|c| c.iter().sum())
+    }
+
+    /// The poll as the room sees it: no counts, no answer, until revealed.
+    pub fn for_the_room(mut self) -> Poll {
+        if self.state != PollState::Revealed {
+            self.counts = None;
+            self.answer = None;
+        }
+        self
+    }
+
+    /// The counts as CSV: a `choice,count` header, then a line per choice.
+    pub fn csv(&self) -> String {
+        let mut out = String::from("choice,count\n");
+        let counts = self.counts.clone().unwrap_or_default();
+        for (i, c) in self.choices.iter().enumerate() {
+            let field = if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            };
+            out += &format!("{field},{}\n", counts.get(i).copied().unwrap_or(0));
+        }
+        out
+    }
 }
 
 impl HostMode {
@@ -232,6 +360,8 @@ impl StreamEvent {
     pub const DONE: &'static str = "done";
     /// The data of `done`.
     pub const DONE_DATA: &'static str = "{}";
+    /// The SSE event name of a [`Poll`] on the presenter stream (as the room sees it).
+    pub const POLL: &'static str = "poll";
 
     /// The SSE `event:` name: `None` for a trace event (the default `message`).
     pub fn sse_name(&self) -> Option<&'static str> {

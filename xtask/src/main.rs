@@ -48,7 +48,8 @@ fn print_help() {
          test   set up, then fmt check, clippy -D warnings, wasm32 build, every test\n\
          lab    build and start the lab server (http://127.0.0.1:8080)\n\
          bench  model throughput (criterion) and the web budgets\n\
-         dist   build the static site (notebook + book) into target/dist\n\
+         dist   build the static site (notebook + book) into target/dist,\n\
+                with the CLI's completions and man pages (dist/completions, dist/man)\n\
          record record every library scenario on this machine's KVM (lab-web/recorded)\n\
          fuzz   fuzz the scenario parser: cargo xtask fuzz [--runs N] (nightly)"
     );
@@ -128,8 +129,48 @@ fn apt_install(packages: &[&str], for_what: &str) -> Result<(), String> {
 /// The version of wasm-bindgen the workspace pins (lab-web, lab-charts, lab-import and xtask).
 const WASM_BINDGEN: &str = "0.2.130";
 
+/// The tests' Python tools (`tools/requirements.txt`: nbformat, nbconvert)
+/// in a virtual environment under `target/venv`, never system-wide. It is
+/// made again when the requirements change (a copy of them marks it done).
+fn python_venv() -> Result<(), String> {
+    let venv = root().join("target/venv");
+    let wanted = root().join("tools/requirements.txt");
+    let stamp = venv.join("requirements.txt");
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    if venv.join("bin/python").exists() && std::fs::read(&stamp).ok() == Some(read(&wanted)?) {
+        return Ok(());
+    }
+    let has_venv = Command::new("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_venv {
+        apt_install(
+            &["python3", "python3-venv"],
+            "the Jupyter tests (nbformat, nbconvert)",
+        )?;
+    }
+    let dir = venv.to_str().ok_or("non-UTF-8 path")?;
+    run("python3", &["-m", "venv", "--clear", dir])?;
+    let pip = venv.join("bin/pip");
+    let req = wanted.to_str().ok_or("non-UTF-8 path")?;
+    run(
+        pip.to_str().ok_or("non-UTF-8 path")?,
+        &[
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            req,
+        ],
+    )?;
+    std::fs::copy(&wanted, &stamp).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(())
+}
+
 /// What the tests need beyond building: Debian's chromium and chromedriver
-/// (the browser tests), Debian's QEMU (the traced-VMM tests) and
+/// (the browser tests), Debian's QEMU (the traced-VMM tests), the Python
+/// venv (the Jupyter tests), npm axe-core (the accessibility tests) and
 /// wasm-bindgen-cli's test runner (wasm-bindgen-test).
 fn setup_test_tools() -> Result<(), String> {
     let have = |bin: &str| output("which", &[bin]).is_ok();
@@ -139,6 +180,8 @@ fn setup_test_tools() -> Result<(), String> {
     if !have("qemu-system-x86_64") {
         apt_install(&["qemu-system-x86"], "the traced-VMM tests")?;
     }
+    python_venv()?;
+    web::npm_tools()?;
     let runner = output("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
     if !runner.contains(WASM_BINDGEN) {
         // Not `--locked`: its lock file wants a crate this registry lacks.

@@ -12,7 +12,9 @@
 //! 3. `wasm-opt -Oz` from npm `binaryen` 132 (`tools/`; Debian's binaryen
 //!    108 cannot read rustc 1.95 + wasm-bindgen 0.2.130 output);
 //! 4. the static pages and the recorded real-KVM runs;
-//! 5. the book, with mdBook as a library; a warning fails the build.
+//! 5. the book, with mdBook as a library; a warning fails the build;
+//! 6. the CLI's shell completions and man pages (`lab-server generate`), in
+//!    `target/dist/completions/` and `target/dist/man/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -117,18 +119,24 @@ fn bindgen(name: &str, out: &Path, opt: &Path) -> Result<(), String> {
 /// wasm-opt, static files.
 pub(crate) fn web() -> Result<(), String> {
     let out = dist_dir();
-    let mut args = vec!["build"];
+    // One build per module: features unify within a build, and a module that
+    // uses lab-web's plain logic (lab-import) must not get its `ui` feature —
+    // the notebook's own wasm-bindgen exports would come along into its file.
     for (package, _) in MODULES {
-        args.extend(["--package", package]);
+        run(
+            "cargo",
+            &[
+                "build",
+                "--package",
+                package,
+                "--lib",
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                "wasm-release",
+            ],
+        )?;
     }
-    args.extend([
-        "--lib",
-        "--target",
-        WASM_TARGET,
-        "--profile",
-        "wasm-release",
-    ]);
-    run("cargo", &args)?;
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     // wasm-bindgen writes the JS snippets anew; one dropped since must not linger.
     let snippets = out.join("snippets");
@@ -176,10 +184,41 @@ pub(crate) fn book() -> Result<(), String> {
     }
 }
 
-/// `cargo xtask dist`: the whole static site.
+/// The CLI's shell completions and man pages, made by `lab-server generate`
+/// from its clap tree: `target/dist/completions/` (lab-server.bash,
+/// _lab-server, lab-server.fish, lab-server.elv, _lab-server.ps1) and
+/// `target/dist/man/` (lab-server.1 and a page per subcommand).
+pub(crate) fn cli_docs() -> Result<(), String> {
+    run("cargo", &["build", "--package", "lab-server"])?;
+    let bin = root().join("target/debug/lab-server");
+    let bin = bin.to_str().ok_or("non-UTF-8 path")?;
+    let completions = dist_dir().join("completions");
+    let completions = completions.to_str().ok_or("non-UTF-8 path")?;
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        run(bin, &["generate", shell, "--dir", completions])?;
+    }
+    // The pages are written anew: one of a command dropped since must not linger.
+    let man = dist_dir().join("man");
+    if man.exists() {
+        std::fs::remove_dir_all(&man).map_err(|e| format!("{}: {e}", man.display()))?;
+    }
+    run(
+        bin,
+        &[
+            "generate",
+            "man",
+            "--dir",
+            man.to_str().ok_or("non-UTF-8 path")?,
+        ],
+    )
+}
+
+/// `cargo xtask dist`: the whole static site, and the CLI's completions and
+/// man pages beside it.
 pub(crate) fn dist() -> Result<(), String> {
     web()?;
     book()?;
+    cli_docs()?;
     println!("\nxtask dist: the site is in {}", dist_dir().display());
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use lab_server::conform::{self, Outcome};
 
 use super::Fail;
+use crate::progress::Progress;
 use crate::render;
 
 /// `conform`'s flags.
@@ -28,7 +29,7 @@ pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
     } = options;
     let report = lab_server::kvm::host::report();
     if !report.kvm_usable {
-        return Err(Fail::Input(format!(
+        return Err(Fail::Unavailable(format!(
             "conform needs real KVM: {}",
             report.kvm_problem.as_deref().unwrap_or("unavailable")
         )));
@@ -42,8 +43,11 @@ pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
         .chain(conform::random_cases(count, seed))
         .collect();
     let mut counts = render::ConformCounts::default();
+    let progress = Progress::steps("conform", cases.len() as u64, "scenarios");
     for case in &cases {
+        progress.set_message(case.name.clone());
         let outcome = conform::check_case(case, &report, lab_server::kvm::LIMITS);
+        progress.inc(1);
         let bad = matches!(outcome, Outcome::Diverge { .. } | Outcome::Failed { .. });
         match &outcome {
             Outcome::Agree { compared, .. } => {
@@ -54,17 +58,25 @@ pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
             Outcome::Failed { .. } => counts.failed += 1,
             Outcome::Skipped { .. } => counts.skipped += 1,
         }
-        if json {
-            let mut v = serde_json::to_value(&outcome).expect("serialises");
-            v["name"] = serde_json::Value::String(case.name.clone());
-            if bad {
-                v["scenario"] = serde_json::Value::String(case.text.clone());
+        // Printed as it goes, the progress line stepping aside on a terminal.
+        progress.suspend(|| -> Result<(), Fail> {
+            if json {
+                let mut v = serde_json::to_value(&outcome).expect("serialises");
+                v["name"] = serde_json::Value::String(case.name.clone());
+                if bad {
+                    v["scenario"] = serde_json::Value::String(case.text.clone());
+                }
+                writeln!(out, "{v}")?;
+            } else if bad || verbose || !case.name.starts_with("random-") {
+                render::conform_case(out, case, &outcome)?;
             }
-            writeln!(out, "{v}")?;
-        } else if bad || verbose || !case.name.starts_with("random-") {
-            render::conform_case(out, case, &outcome)?;
-        }
+            if progress.is_shown() {
+                out.flush()?;
+            }
+            Ok(())
+        })?;
     }
+    drop(progress);
     if !json {
         render::conform_summary(out, &counts)?;
     }

@@ -7,6 +7,7 @@ use scenarios::import::{ImportLimits, Imported, Importer};
 
 use super::Fail;
 use super::imported::{self, Show};
+use crate::progress::Progress;
 use crate::render;
 
 /// `import`'s flags.
@@ -38,22 +39,32 @@ pub(crate) struct Options {
     pub(crate) kernel: Option<String>,
 }
 
-/// Reads `file` a chunk at a time: memory follows the events kept, not the input.
+/// Reads `file` a chunk at a time: memory follows the events kept, not the
+/// input. The bytes read are the progress (of the file's size, when it has
+/// one: tracefs's `trace` says 0).
 fn read(file: &str) -> Result<Imported, Fail> {
     let mut importer = Importer::new(ImportLimits::DEFAULT);
-    let mut input: Box<dyn Read> = if file == "-" {
-        Box::new(std::io::stdin().lock())
+    let (mut input, size): (Box<dyn Read>, Option<u64>) = if file == "-" {
+        (Box::new(std::io::stdin().lock()), None)
     } else {
-        Box::new(
-            std::fs::File::open(file)
-                .map_err(|e| Fail::Input(format!("{file}: cannot read: {e}")))?,
-        )
+        let f = std::fs::File::open(file)
+            .map_err(|e| Fail::Input(format!("{file}: cannot read: {e}")))?;
+        let size = f
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file() && m.len() > 0)
+            .map(|m| m.len());
+        (Box::new(f), size)
     };
+    let progress = Progress::bytes("import", size);
     let mut buf = vec![0u8; 1 << 16];
     loop {
         match input.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => importer.push_bytes(&buf[..n]),
+            Ok(n) => {
+                importer.push_bytes(&buf[..n]);
+                progress.inc(n as u64);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Fail::Input(format!("{file}: cannot read: {e}"))),
         }

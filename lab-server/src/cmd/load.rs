@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::arg::{load_text, parse};
 use super::{Fail, runtime};
+use crate::progress::Progress;
 use crate::render;
 
 /// `load`'s flags.
@@ -45,7 +46,12 @@ pub(crate) fn run(out: &mut impl Write, options: Options) -> Result<(), Fail> {
             .collect(),
         token,
     };
-    let o = runtime()?.block_on(lab_server::load::run(plan));
+    let progress = Progress::steps("load", clients as u64, "clients done");
+    let o = runtime()?.block_on(lab_server::load::run_observed(
+        plan,
+        std::sync::Arc::new(progress.counter()),
+    ));
+    drop(progress);
     let leaked = match (o.before, o.after) {
         (Some(b), Some(a)) => a.fds != b.fds || a.vms != 0,
         // A server that stopped answering cannot be shown to be clean.

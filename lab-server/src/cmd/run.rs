@@ -62,8 +62,7 @@ pub(crate) fn run(out: &mut impl Write, arg: &str, options: Options) -> Result<(
         kvm::admit(&kvm::LIMITS, &scenario)
             .map_err(|e| Fail::Input(format!("{}: {e}", loaded.label)))?;
         let report = lab_server::kvm::host::report();
-        let b = KvmBackend::new(report.clone(), kvm::LIMITS)
-            .map_err(|e| Fail::Input(format!("kvm: {e}")))?;
+        let b = KvmBackend::new(report.clone(), kvm::LIMITS).map_err(|e| Fail::kvm("kvm", &e))?;
         if !json {
             render::host_notes(out, &report)?;
             table.header(out)?;

@@ -12,9 +12,15 @@ pub(crate) struct Options {
     /// Where to listen; anything but loopback needs a token.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: SocketAddr,
-    /// The token every API call must carry (also from LAB_TOKEN).
+    /// The class token every API call must carry (also from LAB_TOKEN): students follow,
+    /// run and answer with it.
     #[arg(long, env = "LAB_TOKEN")]
     pub(crate) token: Option<String>,
+    /// The instructor's token (also from LAB_INSTRUCTOR_TOKEN): presenting, opening and
+    /// closing polls and seeing the answers need it. On loopback without tokens the local
+    /// user is the instructor.
+    #[arg(long, env = "LAB_INSTRUCTOR_TOKEN")]
+    pub(crate) instructor_token: Option<String>,
     /// The built site to serve at / and /book/ (default: target/dist when it exists).
     #[arg(long = "static")]
     pub(crate) static_dir: Option<PathBuf>,
@@ -36,6 +42,7 @@ pub(crate) fn run(options: Options) -> Result<(), Fail> {
     let Options {
         addr,
         token,
+        instructor_token,
         static_dir,
         runners,
         queue,
@@ -45,6 +52,7 @@ pub(crate) fn run(options: Options) -> Result<(), Fail> {
     let config = lab_server::server::Config {
         addr,
         token,
+        instructor_token,
         static_dir: static_dir.or_else(|| {
             let d = PathBuf::from("target/dist");
             d.join("index.html").exists().then_some(d)

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use lab_server::traced::{self, Ended, Traced};
+use lab_server::traced::{self, Ended, TraceError, Traced};
 use scenarios::import::{ImportLimits, Importer};
 
 use super::Fail;
 use super::imported::{self, Show};
+use crate::progress::Progress;
 use crate::render;
 
 /// `trace`'s flags.
@@ -72,12 +73,41 @@ pub(crate) fn run(out: &mut impl Write, o: Options) -> Result<(), Fail> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     on_signals(stop.clone());
-    let t = traced::trace(&o.command, duration, &stop).map_err(|e| Fail::Input(e.to_string()))?;
+    let t = {
+        let shown = o.command.join(" ");
+        let progress = Progress::spinner("trace", format!("no TSC event yet · `{shown}`"));
+        let mut seen = 0;
+        let mut events = |n: usize| {
+            if n != seen {
+                seen = n;
+                progress.set_message(format!("{n} TSC events · `{shown}`"));
+            }
+        };
+        // With a progress line up, CMD's lines come through it, not under it.
+        let output = progress.is_shown().then(|| {
+            let print = progress.printer();
+            Arc::new(move |line: &[u8]| {
+                print(&|| {
+                    let mut err = std::io::stderr().lock();
+                    let _ = err.write_all(line);
+                    let _ = err.flush();
+                });
+            }) as traced::OutputSink
+        });
+        let watch = traced::Watch {
+            events: Some(&mut events),
+            output,
+        };
+        traced::trace(&o.command, duration, &stop, watch).map_err(|e| match e {
+            TraceError::Unavailable(_) => Fail::Unavailable(e.to_string()),
+            TraceError::Spawn(..) => Fail::Input(e.to_string()),
+        })?
+    };
     render::traced(&mut std::io::stderr(), &t, &o.command)?;
     let imported = to_import(&t);
     render::import_notes(&mut std::io::stderr(), &imported, "trace")?;
     let khz = super::import::host_tsc_khz().ok_or_else(|| {
-        Fail::Input("this host's TSC rate is unknown (KVM_GET_TSC_KHZ failed)".into())
+        Fail::Unavailable("this host's TSC rate is unknown (KVM_GET_TSC_KHZ failed)".into())
     })?;
     if imported.vms.is_empty() {
         return Err(Fail::Input(format!(

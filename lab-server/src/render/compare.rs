@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use scenarios::{BackendId, Event, Scenario, WriteEvent};
 
-use super::{count_mark, on, opt, verdict};
+use super::{count_cell, count_mark, on, opt, style, verdict};
 
 /// One model's run for `--compare`: its events up to the end, or up to the
 /// step it could not make.
@@ -66,24 +66,32 @@ pub(crate) fn compare(
             first.value
         )?;
         for w in &row {
-            let cell = match w {
-                Some(w) => format!(
-                    "{}/{} {}{}",
-                    opt(w.nr_matched),
-                    w.online,
-                    count_mark(w.count),
-                    if w.vcpus_matched == Some(true) {
+            // Padded by its plain width: the mark may be painted.
+            let (cell, width) = match w {
+                Some(w) => {
+                    let nr = format!("{}/{} ", opt(w.nr_matched), w.online);
+                    let tick = if w.vcpus_matched == Some(true) {
                         " ✔"
                     } else {
                         ""
-                    }
-                ),
-                None => "—".to_string(),
+                    };
+                    let mark = count_mark(w.count);
+                    let width = nr.chars().count() + mark.chars().count() + tick.chars().count();
+                    (
+                        format!("{nr}{}{tick}", count_cell(w.count, mark.chars().count())),
+                        width,
+                    )
+                }
+                None => ("—".to_string(), 1),
             };
-            write!(out, "  {cell:<14}")?;
+            write!(out, "  {cell}{:1$}", "", 14usize.saturating_sub(width))?;
         }
         if divergence.as_ref().is_some_and(|d| d.write == first.write) {
-            write!(out, "  ◀ first divergence")?;
+            write!(
+                out,
+                "  {}",
+                style::paint(style::DIVERGENCE, "◀ first divergence")
+            )?;
         }
         writeln!(out)?;
     }

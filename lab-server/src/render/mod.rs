@@ -1,6 +1,7 @@
 //! Plain-text views of what the commands print: a run's table, the models side
 //! by side, the host report, and the lines of `check`, `conform`, `bench`,
-//! `load`, `list` and `fmt`. (JSON output is the commands' own.)
+//! `load`, `list`, `fmt` and `notebook`. (JSON output is the commands' own.) What is
+//! coloured, and how, is [`style`]'s.
 
 mod bench;
 mod check;
@@ -10,7 +11,9 @@ mod host;
 mod import;
 mod library;
 mod load;
+mod notebook;
 mod run;
+pub(crate) mod style;
 
 use std::io::{self, Write};
 
@@ -24,6 +27,7 @@ pub(crate) use host::{host, host_notes};
 pub(crate) use import::{import_list, import_notes, import_problems_brief, trace_vs_model, traced};
 pub(crate) use library::{fmt_formatted, fmt_unformatted, list_entry};
 pub(crate) use load::load;
+pub(crate) use notebook::{notebook_exported, notebook_imported};
 pub(crate) use run::{Table, history};
 
 fn yes(b: bool) -> &'static str {
@@ -48,17 +52,19 @@ fn count_mark(c: Option<Count>) -> &'static str {
     c.map_or("?", Count::mark)
 }
 
+/// The count mark right-aligned in `width` columns, then painted.
+fn count_cell(c: Option<Count>, width: usize) -> String {
+    style::paint(style::count(c), format!("{:>width$}", count_mark(c)))
+}
+
 fn verdict(s: &Summary) -> String {
     let stable = s.pvclock_stable.iter().filter(|&&b| b).count();
-    format!(
-        "{} (stable bit on {stable} of {} vCPUs)",
-        if s.kvmclock_stable {
-            "STABLE"
-        } else {
-            "UNSTABLE"
-        },
-        s.online
-    )
+    let word = if s.kvmclock_stable {
+        style::paint(style::STABLE, "STABLE")
+    } else {
+        style::paint(style::UNSTABLE, "UNSTABLE")
+    };
+    format!("{word} (stable bit on {stable} of {} vCPUs)", s.online)
 }
 
 /// `passed, failed, skipped`: the last line of `check` and of `conform`.

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use scenarios::trace::{ClockEvent, KhzEvent, Summary};
 use scenarios::{BackendId, Event, RunEvent, Scenario, WriteEvent};
 
-use super::{count_mark, on, opt, verdict, yes_opt};
+use super::{count_cell, on, opt, style, verdict, yes_opt};
 
 /// The streaming table of one backend's run.
 pub(crate) struct Table<'a> {
@@ -59,7 +59,7 @@ impl<'a> Table<'a> {
         );
         writeln!(
             out,
-            "{:>5} {:>4} {:>4}  {:<6} {:>20}  {:>9}  {:>3} {:>3}  {:>9}  {}",
+            "{:>5} {:>4} {:>4}  {:<6} {:>20}  {:>9}  {:>3} {}  {:>9}  {}",
             w.write,
             w.line,
             w.vcpu,
@@ -67,9 +67,9 @@ impl<'a> Table<'a> {
             w.value,
             generation,
             yes_opt(w.matched),
-            count_mark(w.count),
+            count_cell(w.count, 3),
             nr,
-            w.why()
+            style::why(&w.why(), w.count)
         )
     }
 }

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use scenarios::protocol::{
-    self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, RunRequest,
+    self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, Role, RunRequest,
     ServerProbe, Stats,
 };
 use scenarios::{BackendId, Errors, Limits};
@@ -272,42 +272,101 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
     api.merge(site).with_state(state)
 }
 
-/// The token (when one is set) and the Origin of browser requests.
+/// Whether `offered` is `token`, in time that does not depend on where they
+/// differ (`subtle`); only a difference in length shows.
+fn same_token(offered: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    offered.as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+/// The caller's role, as the guard found it from the token (see [`Role`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Caller(pub(super) Role);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .copied()
+            .unwrap_or(Caller(Role::Student)))
+    }
+}
+
+impl Caller {
+    /// Refuses a student what only the instructor may do.
+    pub(super) fn instructor(self, what: &str) -> Result<(), ApiError> {
+        match self.0 {
+            Role::Instructor => Ok(()),
+            Role::Student => Err(ApiError::Forbidden(format!(
+                "{what} is the instructor's: it needs the instructor token (--instructor-token), not the class token"
+            ))),
+        }
+    }
+}
+
+/// The tokens (when they are set), the caller's role, and the Origin of
+/// browser requests.
 async fn guard(
     State(st): St,
     headers: HeaderMap,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = st.config.token.as_deref().filter(|t| !t.is_empty()) {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        // `?token=` as sent, or URL-decoded (a token with `+`, `/` or `=`
-        // arrives either way, depending on how the link was written).
-        let query = req
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-        let query_ok =
-            query.is_some_and(|q| q == token || percent_decode(q).as_deref() == Some(token));
-        if bearer != Some(token) && !query_ok {
-            return Err(ApiError::Unauthorized);
+    let set = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
+    let (class, instructor) = (set(&st.config.token), set(&st.config.instructor_token));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    // `?token=` as sent, or URL-decoded (a token with `+`, `/` or `=`
+    // arrives either way, depending on how the link was written).
+    let query = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+        .map(str::to_string);
+    let offered: Vec<String> = bearer
+        .into_iter()
+        .chain(query.iter().cloned())
+        .chain(query.as_deref().and_then(percent_decode))
+        .collect();
+    let is = |token: &Option<String>| {
+        token
+            .as_deref()
+            .is_some_and(|t| offered.iter().any(|o| same_token(o, t)))
+    };
+    let role = if is(&instructor) {
+        Role::Instructor
+    } else if is(&class) {
+        Role::Student
+    } else if class.is_some() {
+        return Err(ApiError::Unauthorized);
+    } else {
+        if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+            // Without a token only loopback names may reach the API: a page whose
+            // name was rebound to 127.0.0.1 must not drive a student's server.
+            let name = match host.rsplit_once(':') {
+                Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) => n,
+                _ => host,
+            };
+            if !matches!(name, "localhost" | "127.0.0.1" | "[::1]") {
+                return Err(ApiError::Forbidden(format!(
+                    "`{name}` is not a loopback name; serve with --token to be reached by name"
+                )));
+            }
         }
-    } else if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
-        // Without a token only loopback names may reach the API: a page whose
-        // name was rebound to 127.0.0.1 must not drive a student's server.
-        let name = match host.rsplit_once(':') {
-            Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) => n,
-            _ => host,
-        };
-        if !matches!(name, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err(ApiError::Forbidden(format!(
-                "`{name}` is not a loopback name; serve with --token to be reached by name"
-            )));
+        // On loopback without tokens the local user is the instructor; with
+        // only an instructor token, the others are students.
+        if instructor.is_some() {
+            Role::Student
+        } else {
+            Role::Instructor
         }
-    }
+    };
+    req.extensions_mut().insert(Caller(role));
     // A page of another site may not drive a student's local server.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let own = headers
@@ -346,7 +405,7 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn host(State(st): St) -> Json<HostAnswer> {
+async fn host(State(st): St, Caller(role): Caller) -> Json<HostAnswer> {
     let model_only = !st.host.kvm_usable;
     let mode = HostMode {
         mode: if model_only {
@@ -361,6 +420,7 @@ async fn host(State(st): St) -> Json<HostAnswer> {
                 st.host.kvm_problem.as_deref().unwrap_or("unknown reason")
             )
         }),
+        role,
     };
     Json(HostAnswer {
         report: st.host.clone(),
@@ -431,9 +491,13 @@ async fn parse(body: Bytes) -> Result<Json<ParseAnswer>, ApiError> {
 async fn create_run(
     State(st): St,
     ClientIp(ip): ClientIp,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: RunRequest = json_body(&body)?;
+    if req.presenter {
+        caller.instructor("presenting a run to the class")?;
+    }
     let (scenario, analysis) = parse_scenario(&req.scenario)?;
     let backends: Vec<BackendId> = match req.backends {
         None => {

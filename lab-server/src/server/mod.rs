@@ -33,7 +33,10 @@ use scenarios::Limits;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub addr: SocketAddr,
+    /// The class token: students' requests carry it.
     pub token: Option<String>,
+    /// The instructor's token: presenting and polls need it.
+    pub instructor_token: Option<String>,
     /// The built site (`cargo xtask dist`): `index.html` and `book/`.
     pub static_dir: Option<PathBuf>,
     pub runners: usize,
@@ -53,6 +56,7 @@ impl Default for Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
+            instructor_token: None,
             static_dir: None,
             runners: 2,
             queue: 512,

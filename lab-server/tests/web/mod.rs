@@ -129,11 +129,16 @@ pub(crate) struct Browser {
     pub(crate) client: Client,
     _driver: Proc,
     /// Where the browser saves downloads (the exports).
-    downloads: PathBuf,
+    pub(crate) downloads: PathBuf,
 }
 
 impl Browser {
     pub(crate) async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// A browser with more command-line switches (e.g. `--force-prefers-reduced-motion`).
+    pub(crate) async fn start_with(extra: &[&str]) -> Browser {
         let port = free_port();
         let driver = Proc(
             Command::new("chromedriver")
@@ -152,15 +157,29 @@ impl Browser {
         let downloads = profile.join("downloads");
         let _ = std::fs::remove_dir_all(&downloads);
         std::fs::create_dir_all(&downloads).expect("a download directory");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--window-size=1280,1600",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--disable-quic", "--no-first-run", "--window-size=1280,1600",
-                         format!("--user-data-dir={}", profile.display())],
+                "args": args,
                 "prefs": {
                     "download.default_directory": downloads.display().to_string(),
                     "download.prompt_for_download": false

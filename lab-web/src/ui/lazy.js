@@ -50,3 +50,13 @@ export async function read_trace(url, source) {
   }
   return session;
 }
+
+// Jupyter, through lab-import (it reads and writes .ipynb's JSON tree, which
+// the first load does not carry).
+export async function ipynb_to_notebook(url, text) {
+  return (await load(url)).ipynbToNotebook(text);
+}
+
+export async function notebook_to_ipynb(url, notebook, charts) {
+  return (await load(url)).notebookToIpynb(notebook, charts);
+}

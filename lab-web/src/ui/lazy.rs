@@ -1,7 +1,7 @@
 //! The notebook's parts that are not in its first load (`lazy.js`): the
 //! charts' drawing (lab-charts), asked for as soon as a cell has results,
-//! and the trace importer (lab-import, see `app::import`), on the first
-//! import. Each is a WASM module of its own, found beside the app (`base`).
+//! and the importer (lab-import: traces, see `app::import`, and Jupyter
+//! notebooks, see `app::files`), on the first import. Each is a WASM module of its own, found beside the app (`base`).
 
 use std::cell::RefCell;
 
@@ -27,6 +27,16 @@ extern "C" {
     /// Loads lab-import and reads a File or a string into a finished session.
     #[wasm_bindgen(catch)]
     pub(crate) async fn read_trace(url: &str, source: &JsValue) -> Result<JsValue, JsValue>;
+    /// Loads lab-import and reads a `.ipynb`'s text into a notebook file (JSON).
+    #[wasm_bindgen(catch)]
+    pub(crate) async fn ipynb_to_notebook(url: &str, text: &str) -> Result<JsValue, JsValue>;
+    /// Loads lab-import and writes a notebook file (JSON) and its drawn charts as `.ipynb`.
+    #[wasm_bindgen(catch)]
+    pub(crate) async fn notebook_to_ipynb(
+        url: &str,
+        notebook: &str,
+        charts: &str,
+    ) -> Result<JsValue, JsValue>;
 }
 
 // lab-charts' `Chart`, called as it is.

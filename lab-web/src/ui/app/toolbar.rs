@@ -52,10 +52,11 @@ pub(super) fn header(page: &Page) -> Html {
                 </select>
                 <button onclick={replace(Notebook::welcome)}>{ "Welcome" }</button>
                 <button onclick={replace(Notebook::untitled)}>{ "New" }</button>
-                <label class="lab-file">{ "Open file" }
-                    <input type="file" accept=".json,application/json" onchange={files::on_open(page)} />
+                <label class="lab-file" title="a TSC Lab notebook (.json) or a Jupyter notebook (.ipynb)">{ "Open file" }
+                    <input type="file" accept=".json,.ipynb,application/json,application/x-ipynb+json" onchange={files::on_open(page)} />
                 </label>
                 <button onclick={files::on_save(page)}>{ "Save file" }</button>
+                <button class="lab-export-ipynb" title="for JupyterLab, nbviewer and GitHub: the cells and their results" onclick={files::on_export_ipynb(page)}>{ "Export .ipynb" }</button>
                 <label class="lab-file lab-import-file" title="a text trace of KVM's TSC events, read in this browser: it becomes a new cell (or paste one, or drop a file, anywhere on the page)">{ "Import trace…" }
                     <input type="file" onchange={page.import.on_file()} />
                 </label>
