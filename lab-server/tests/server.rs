@@ -578,3 +578,197 @@ async fn every_refusal_is_json() {
     assert!(v["error"].is_string(), "{v}");
     assert!(headers.contains_key(header::ALLOW), "{headers:?}");
 }
+
+fn with_token(req: Request<Body>, token: &str) -> Request<Body> {
+    let (mut parts, body) = req.into_parts();
+    parts.headers.insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    Request::from_parts(parts, body)
+}
+
+/// The class token follows, runs and answers; every instructor action —
+/// presenting, opening, closing and revealing a poll, its results and CSV —
+/// is refused to it with a sentence and taken with the instructor token.
+#[tokio::test]
+async fn students_cannot_present_or_see_the_answers() {
+    let config = Config {
+        token: Some("classtoken".into()),
+        instructor_token: Some("teach-3f9".into()),
+        ..Config::default()
+    };
+    let (router, _) = app(config);
+    let (s, v, _) = call(&router, with_token(get("/api/host"), "classtoken")).await;
+    assert_eq!((s, v["role"].as_str()), (StatusCode::OK, Some("student")));
+    let (_, v, _) = call(&router, with_token(get("/api/host"), "teach-3f9")).await;
+    assert_eq!(v["role"], "instructor");
+    // A near miss of the instructor token is no token at all.
+    let (s, _, _) = call(&router, with_token(get("/api/host"), "teach-3f8")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let present =
+        json!({"scenario": "create 1\nrun *\n", "backends": ["linux-6.18"], "presenter": true});
+    refused(
+        &router,
+        with_token(post("/api/runs", present.clone()), "classtoken"),
+        StatusCode::FORBIDDEN,
+        "instructor token",
+    )
+    .await;
+    let (s, _, _) = call(&router, with_token(post("/api/runs", present), "teach-3f9")).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let ask = json!({"question": "Stable after write 5?", "choices": ["stable", "unstable"], "answer": "unstable"});
+    refused(
+        &router,
+        with_token(post("/api/polls", ask.clone()), "classtoken"),
+        StatusCode::FORBIDDEN,
+        "opening a poll",
+    )
+    .await;
+    let (s, poll, _) = call(&router, with_token(post("/api/polls", ask), "teach-3f9")).await;
+    assert_eq!(s, StatusCode::CREATED, "{poll}");
+    let id = poll["id"].as_str().unwrap().to_string();
+    for (req, what) in [
+        (
+            post(&format!("/api/polls/{id}/close"), json!({})),
+            "closing a poll",
+        ),
+        (
+            post(&format!("/api/polls/{id}/reveal"), json!({})),
+            "revealing a poll",
+        ),
+        (
+            get(&format!("/api/polls/{id}/results")),
+            "answers of a poll",
+        ),
+        (
+            get(&format!("/api/polls/{id}/results.csv")),
+            "answers of a poll",
+        ),
+    ] {
+        refused(
+            &router,
+            with_token(req, "classtoken"),
+            StatusCode::FORBIDDEN,
+            what,
+        )
+        .await;
+    }
+    // A student sees the question, not the counts nor the answer.
+    let (_, room, _) = call(&router, with_token(get("/api/polls/current"), "classtoken")).await;
+    assert_eq!(room["question"], "Stable after write 5?");
+    assert!(
+        room.get("counts").is_none() && room.get("answer").is_none(),
+        "{room}"
+    );
+
+    // 300 students answer; tab 0 changes its mind; the counts are exact.
+    for i in 0..300 {
+        let choice = if i % 3 == 0 { "stable" } else { "unstable" };
+        let (s, v, _) = call(
+            &router,
+            with_token(
+                post(
+                    &format!("/api/polls/{id}/answers"),
+                    json!({"tab": format!("tab-{i}"), "choice": choice}),
+                ),
+                "classtoken",
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (s, _, _) = call(
+        &router,
+        with_token(
+            post(
+                &format!("/api/polls/{id}/answers"),
+                json!({"tab": "tab-0", "choice": "unstable"}),
+            ),
+            "classtoken",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    refused(
+        &router,
+        with_token(
+            post(
+                &format!("/api/polls/{id}/answers"),
+                json!({"tab": "x", "choice": "maybe"}),
+            ),
+            "classtoken",
+        ),
+        StatusCode::BAD_REQUEST,
+        "not one of the poll's choices",
+    )
+    .await;
+    let (s, results, _) = call(
+        &router,
+        with_token(get(&format!("/api/polls/{id}/results")), "teach-3f9"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(results["counts"], json!([99, 201]), "{results}");
+    let csv = router
+        .clone()
+        .oneshot(with_token(
+            get(&format!("/api/polls/{id}/results.csv")),
+            "teach-3f9",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.headers()[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    let csv = csv.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&csv[..], b"choice,count\nstable,99\nunstable,201\n");
+
+    let (_, shown, _) = call(
+        &router,
+        with_token(
+            post(&format!("/api/polls/{id}/reveal"), json!({})),
+            "teach-3f9",
+        ),
+    )
+    .await;
+    assert_eq!(shown["state"], "revealed");
+    let (_, room, _) = call(&router, with_token(get("/api/polls/current"), "classtoken")).await;
+    assert_eq!(
+        (room["answer"].as_str(), room["counts"].clone()),
+        (Some("unstable"), json!([99, 201]))
+    );
+    refused(
+        &router,
+        with_token(
+            post(
+                &format!("/api/polls/{id}/answers"),
+                json!({"tab": "late", "choice": "stable"}),
+            ),
+            "classtoken",
+        ),
+        StatusCode::CONFLICT,
+        "takes no more answers",
+    )
+    .await;
+}
+
+/// On loopback without tokens the local user is the instructor, as before.
+#[tokio::test]
+async fn the_local_user_is_the_instructor_without_tokens() {
+    let (router, _) = app(Config::default());
+    let (_, v, _) = call(&router, get("/api/host")).await;
+    assert_eq!(v["role"], "instructor");
+    let (s, v, _) = call(
+        &router,
+        post(
+            "/api/polls",
+            json!({"question": "?", "choices": ["a", "b"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}

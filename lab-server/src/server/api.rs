@@ -16,14 +16,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use scenarios::protocol::{
-    self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, Role, RunRequest,
-    ServerProbe, Stats,
+    self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, Poll, PollAnswer,
+    PollRequest, PollState, Role, RunRequest, ServerProbe, Stats,
 };
 use scenarios::{BackendId, Errors, Limits};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 
 use super::AppState;
+use super::polls::{PollLimits, PollRefusal};
 use super::runs::{Message, Rejected};
 
 type St = State<Arc<AppState>>;
@@ -46,6 +47,8 @@ pub(super) enum ApiError {
     Forbidden(String),
     /// 404: no such thing.
     NotFound(String),
+    /// 409: not now (a poll that is closed or full).
+    Conflict(String),
     /// 413: the body is larger than the server takes.
     TooLarge(usize),
     /// 429: too many runs; come back after this long (`Retry-After`).
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -82,6 +86,7 @@ impl ApiError {
             ApiError::BadRequest(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
             | ApiError::TooMany(m, _)
             | ApiError::Unavailable(m) => protocol::ApiError::new(m),
         }
@@ -239,6 +244,13 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs/{id}", get(run_record))
         .route("/api/runs/{id}/events", get(run_events))
         .route("/api/presenter/events", get(presenter_events))
+        .route("/api/polls", post(poll_open))
+        .route("/api/polls/current", get(poll_current))
+        .route("/api/polls/{id}/answers", post(poll_answer))
+        .route("/api/polls/{id}/close", post(poll_close))
+        .route("/api/polls/{id}/reveal", post(poll_reveal))
+        .route("/api/polls/{id}/results", get(poll_results))
+        .route("/api/polls/{id}/results.csv", get(poll_csv))
         // Under /api/ an unknown path is the API's 404, even beside a built site.
         .route(
             "/api/{*rest}",
@@ -579,6 +591,9 @@ fn sse(m: &Message) -> SseEvent {
         Message::Done => SseEvent::default()
             .event(StreamEvent::DONE)
             .data(StreamEvent::DONE_DATA),
+        Message::Poll(s) => SseEvent::default()
+            .event(StreamEvent::POLL)
+            .data(s.as_ref()),
     }
 }
 
@@ -606,7 +621,9 @@ async fn run_events(
 
 async fn presenter_events(State(st): St) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (recorded, rx) = st.runs.presenter();
-    let replay = stream::iter(recorded);
+    // A follower who comes late sees the poll of the moment first.
+    let poll = st.polls.current().map(|p| poll_message(&p.for_the_room()));
+    let replay = stream::iter(poll.into_iter().chain(recorded));
     let live = stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await {
@@ -656,4 +673,121 @@ and today's kernel, run side by side on kernel models and on this machine's KVM.
 <li><code>GET /api/runs/{{id}}</code> — the whole run; <code>GET /api/presenter/events</code> — follow the presenter</li>
 </ul>"#
     ))
+}
+
+/// A poll as the presenter stream carries it.
+fn poll_message(p: &Poll) -> Message {
+    Message::Poll(serde_json::to_string(p).expect("polls serialise").into())
+}
+
+fn refused(r: PollRefusal) -> ApiError {
+    let m = r.to_string();
+    match r {
+        PollRefusal::Unknown(_) => ApiError::NotFound(m),
+        PollRefusal::BadChoice(_) => ApiError::BadRequest(m),
+        PollRefusal::Closed(_) | PollRefusal::Full(_) => ApiError::Conflict(m),
+    }
+}
+
+async fn poll_open(State(st): St, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
+    caller.instructor("opening a poll")?;
+    let req: PollRequest = json_body(&body)?;
+    PollLimits::SERVER
+        .admit(&req)
+        .map_err(ApiError::BadRequest)?;
+    let poll = st
+        .polls
+        .open(format!("p{}", super::runs::random_hex()), req);
+    st.runs.announce(poll_message(&poll.clone().for_the_room()));
+    Ok((StatusCode::CREATED, Json(poll)).into_response())
+}
+
+async fn poll_current(State(st): St, Caller(role): Caller) -> Result<Json<Poll>, ApiError> {
+    let poll = st
+        .polls
+        .current()
+        .ok_or_else(|| ApiError::NotFound("no poll yet".into()))?;
+    Ok(Json(match role {
+        Role::Instructor => poll,
+        Role::Student => poll.for_the_room(),
+    }))
+}
+
+async fn poll_answer(
+    State(st): St,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let a: PollAnswer = json_body(&body)?;
+    PollLimits::SERVER
+        .admit_answer(&a)
+        .map_err(ApiError::BadRequest)?;
+    st.polls.answer(&id, &a).map_err(refused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn poll_move(
+    st: &AppState,
+    caller: Caller,
+    id: &str,
+    to: PollState,
+) -> Result<Json<Poll>, ApiError> {
+    caller.instructor(match to {
+        PollState::Revealed => "revealing a poll",
+        _ => "closing a poll",
+    })?;
+    let poll = st.polls.set_state(id, to).map_err(refused)?;
+    st.runs.announce(poll_message(&poll.clone().for_the_room()));
+    Ok(Json(poll))
+}
+
+async fn poll_close(
+    State(st): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Poll>, ApiError> {
+    poll_move(&st, caller, &id, PollState::Closed).await
+}
+
+async fn poll_reveal(
+    State(st): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Poll>, ApiError> {
+    poll_move(&st, caller, &id, PollState::Revealed).await
+}
+
+async fn poll_results(
+    State(st): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Poll>, ApiError> {
+    caller.instructor("the answers of a poll are")?;
+    st.polls
+        .get(&id)
+        .map(Json)
+        .ok_or_else(|| refused(PollRefusal::Unknown(id)))
+}
+
+async fn poll_csv(
+    State(st): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.instructor("the answers of a poll are")?;
+    let poll = st
+        .polls
+        .get(&id)
+        .ok_or_else(|| refused(PollRefusal::Unknown(id.clone())))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"poll-{id}.csv\""),
+            ),
+        ],
+        poll.csv(),
+    )
+        .into_response())
 }

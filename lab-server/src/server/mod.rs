@@ -18,6 +18,7 @@
 //! Bearer …`, or `?token=` for EventSource, which cannot set headers).
 
 mod api;
+pub mod polls;
 pub mod runs;
 
 use std::net::{IpAddr, SocketAddr};
@@ -93,6 +94,8 @@ pub struct AppState {
     pub host: scenarios::trace::HostReport,
     pub runs: Arc<runs::Runs>,
     pub rate: api::RateLimiter,
+    /// The class's polls.
+    pub polls: polls::LocalPolls,
     /// Flips to true at shutdown: every open stream ends.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -110,6 +113,7 @@ pub fn app(config: Config) -> (Router, Arc<AppState>) {
     let state = Arc::new(AppState {
         shutdown: tokio::sync::watch::Sender::new(false),
         rate: api::RateLimiter::new(config.runs_per_minute),
+        polls: polls::LocalPolls::new(polls::PollLimits::SERVER),
         config,
         host,
         runs,

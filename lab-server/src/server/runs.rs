@@ -25,7 +25,7 @@ use crate::kvm::KvmBackend;
 const KEEP_BYTES: usize = 64 << 20;
 
 /// 64 random bits, in hex.
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     use std::io::Read;
     let mut b = [0u8; 8];
     if std::fs::File::open("/dev/urandom")
@@ -53,6 +53,8 @@ pub enum Message {
     Error(Arc<str>),
     /// The end of the run.
     Done,
+    /// A poll as the room sees it (the presenter stream only).
+    Poll(Arc<str>),
 }
 
 impl Message {
@@ -140,7 +142,7 @@ impl Run {
     /// that a presenter viewer's copy and subscription never overlap.
     fn publish(&self, m: Message, presenter: Option<&broadcast::Sender<Message>>) {
         let size = match &m {
-            Message::Event(s) | Message::Error(s) => s.len(),
+            Message::Event(s) | Message::Error(s) | Message::Poll(s) => s.len(),
             Message::Done => 0,
         };
         let done = matches!(m, Message::Done);
@@ -400,6 +402,11 @@ impl Runs {
             }
             None => (Vec::new(), self.presenter.subscribe()),
         }
+    }
+
+    /// Sends `m` to everyone following the presenter (a poll's news).
+    pub fn announce(&self, m: Message) {
+        let _ = self.presenter.send(m);
     }
 
     /// Cancels every unfinished run (at shutdown).
