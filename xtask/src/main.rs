@@ -169,7 +169,8 @@ fn python_venv() -> Result<(), String> {
 }
 
 /// What the tests need beyond building: Debian's chromium and chromedriver
-/// (the browser tests), Debian's QEMU (the traced-VMM tests), the Python
+/// (the browser tests), Debian's QEMU (the traced-VMM tests), Redis, HAProxy
+/// and nginx (the replica tests; their services are not started), the Python
 /// venv (the Jupyter tests), npm axe-core (the accessibility tests) and
 /// wasm-bindgen-cli's test runner (wasm-bindgen-test).
 fn setup_test_tools() -> Result<(), String> {
@@ -179,6 +180,12 @@ fn setup_test_tools() -> Result<(), String> {
     }
     if !have("qemu-system-x86_64") {
         apt_install(&["qemu-system-x86"], "the traced-VMM tests")?;
+    }
+    if !have("redis-server") || !have("haproxy") || !have("nginx") {
+        apt_install(
+            &["redis-server", "haproxy", "nginx"],
+            "the replica tests and the proxy templates",
+        )?;
     }
     python_venv()?;
     web::npm_tools()?;

@@ -36,6 +36,13 @@ pub(crate) struct Options {
     /// Another web origin allowed to call the API (repeatable).
     #[arg(long = "origin")]
     pub(crate) origins: Vec<String>,
+    /// Keep the class's shared state (presenter stream, polls, runs' streams) in Redis
+    /// (also from LAB_REDIS_URL), so that several replicas behind one proxy serve one class.
+    #[arg(long, env = "LAB_REDIS_URL", value_name = "URL")]
+    pub(crate) redis: Option<String>,
+    /// This replica's name (also from LAB_REPLICA; default: the host name).
+    #[arg(long, env = "LAB_REPLICA", value_name = "NAME")]
+    pub(crate) replica: Option<String>,
 }
 
 pub(crate) fn run(options: Options) -> Result<(), Fail> {
@@ -48,6 +55,8 @@ pub(crate) fn run(options: Options) -> Result<(), Fail> {
         queue,
         runs_per_minute,
         origins,
+        redis,
+        replica,
     } = options;
     let config = lab_server::server::Config {
         addr,
@@ -62,6 +71,8 @@ pub(crate) fn run(options: Options) -> Result<(), Fail> {
         queue,
         runs_per_minute,
         origins,
+        redis,
+        replica: replica.unwrap_or_else(lab_server::server::host_name),
         ..lab_server::server::Config::default()
     };
     tracing_subscriber::fmt()

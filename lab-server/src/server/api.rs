@@ -14,10 +14,10 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use scenarios::protocol::{
-    self, Created, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, Poll, PollAnswer,
-    PollRequest, PollState, Role, RunRequest, ServerProbe, Stats,
+    self, Created, Health, HostAnswer, HostMode, LibraryEntry, ParseAnswer, ParseRequest, Poll,
+    PollAnswer, PollRequest, PollState, Role, RunRequest, ServerProbe, Stats,
 };
 use scenarios::{BackendId, Errors, Limits};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -265,15 +265,18 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
     // The page asks `server.json` before it calls the API: the built site
     // ships one saying `false`, so on a plain static host the page learns it
     // is alone without a failed request in the browser's console.
-    let probe = Router::new().route(
-        "/server.json",
-        get(|| async {
-            Json(ServerProbe {
-                server: true,
-                api: Some("api/".into()),
-            })
-        }),
-    );
+    let probe = Router::new()
+        .route(
+            "/server.json",
+            get(|| async {
+                Json(ServerProbe {
+                    server: true,
+                    api: Some("api/".into()),
+                })
+            }),
+        )
+        // For probes and proxies: no token. 503 while its Redis is unreachable.
+        .route("/api/health", get(health));
     let site = match &state.config.static_dir {
         Some(dir) if dir.join("index.html").exists() => probe.fallback_service(ServeDir::new(dir)),
         _ => probe
@@ -549,7 +552,12 @@ async fn create_run(
         .runs
         .submit(req.scenario, scenario, backends, req.presenter)
     {
-        Ok(run) => Ok((StatusCode::CREATED, Json(Created { id: run.id.clone() })).into_response()),
+        Ok(run) => {
+            if let Some(sh) = &st.shared {
+                sh.claim(&run.id).await.map_err(ApiError::Unavailable)?;
+            }
+            Ok((StatusCode::CREATED, Json(Created { id: run.id.clone() })).into_response())
+        }
         Err(Rejected::Busy(wait)) => {
             st.rate.refund(ip);
             Err(ApiError::TooMany(
@@ -597,10 +605,42 @@ fn sse(m: &Message) -> SseEvent {
     }
 }
 
+/// The `Last-Event-ID` a reconnecting EventSource sends.
+fn last_event_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .filter(|id| !id.is_empty() && id.len() <= 64)
+}
+
+/// A stream of `(id, message)` from the shared state, as SSE with ids.
+fn shared_sse(st: &AppState, rx: tokio::sync::mpsc::Receiver<(String, Message)>) -> Response {
+    let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
+        .map(|(id, m)| {
+            let e = sse(&m);
+            Ok::<_, Infallible>(if id.is_empty() { e } else { e.id(id) })
+        })
+        .take_until(stopping(st.shutdown.subscribe()));
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 async fn run_events(
     State(st): St,
     Path(id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(sh) = &st.shared {
+        // Whichever replica runs it: its stream is in Redis.
+        let owner = sh
+            .owner(&id)
+            .await
+            .ok_or_else(|| ApiError::NotFound(format!("no run `{id}`")))?;
+        let from = last_event_id(&headers).unwrap_or_else(|| "0-0".into());
+        return Ok(shared_sse(&st, sh.run_stream(id, owner, from)));
+    }
     let run = st
         .runs
         .get(&id)
@@ -614,12 +654,17 @@ async fn run_events(
     });
     let events = batches
         .flatten()
-        .map(|m| Ok(sse(&m)))
+        .map(|m| Ok::<_, Infallible>(sse(&m)))
         .take_until(stopping(st.shutdown.subscribe()));
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
-async fn presenter_events(State(st): St) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn presenter_events(State(st): St, headers: HeaderMap) -> Response {
+    if let Some(sh) = &st.shared {
+        return shared_sse(&st, sh.presenter_stream(last_event_id(&headers)));
+    }
     let (recorded, rx) = st.runs.presenter();
     // A follower who comes late sees the poll of the moment first.
     let poll = st.polls.current().map(|p| poll_message(&p.for_the_room()));
@@ -635,9 +680,33 @@ async fn presenter_events(State(st): St) -> Sse<impl Stream<Item = Result<SseEve
     });
     let events = replay
         .chain(live)
-        .map(|m| Ok(sse(&m)))
+        .map(|m| Ok::<_, Infallible>(sse(&m)))
         .take_until(stopping(st.shutdown.subscribe()));
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn health(State(st): St) -> Response {
+    let redis = match &st.shared {
+        Some(sh) => Some(sh.ping().await),
+        None => None,
+    };
+    let ok = redis != Some(false);
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Health {
+            ok,
+            replica: st.config.replica.clone(),
+            redis: redis == Some(true),
+        }),
+    )
+        .into_response()
 }
 
 async fn plain_page(State(st): St) -> Html<String> {
@@ -689,23 +758,72 @@ fn refused(r: PollRefusal) -> ApiError {
     }
 }
 
+/// The class's polls, wherever they live.
+impl AppState {
+    async fn poll_open(&self, req: PollRequest) -> Result<Poll, ApiError> {
+        let id = format!("p{}", super::runs::random_hex());
+        match &self.shared {
+            Some(sh) => sh.open(id, req).await.map_err(ApiError::Unavailable),
+            None => Ok(self.polls.open(id, req)),
+        }
+    }
+
+    async fn poll_current(&self) -> Result<Option<Poll>, ApiError> {
+        match &self.shared {
+            Some(sh) => sh.current().await.map_err(ApiError::Unavailable),
+            None => Ok(self.polls.current()),
+        }
+    }
+
+    async fn poll_get(&self, id: &str) -> Result<Poll, ApiError> {
+        let found = match &self.shared {
+            Some(sh) => sh.get(id).await.map_err(ApiError::Unavailable)?,
+            None => self.polls.get(id),
+        };
+        found.ok_or_else(|| refused(PollRefusal::Unknown(id.into())))
+    }
+
+    async fn poll_answer(&self, id: &str, a: &PollAnswer) -> Result<(), ApiError> {
+        match &self.shared {
+            Some(sh) => sh.answer(id, a).await.map_err(ApiError::Unavailable)?,
+            None => self.polls.answer(id, a),
+        }
+        .map_err(refused)
+    }
+
+    async fn poll_state(&self, id: &str, to: PollState) -> Result<Poll, ApiError> {
+        match &self.shared {
+            Some(sh) => sh.set_state(id, to).await.map_err(ApiError::Unavailable)?,
+            None => self.polls.set_state(id, to),
+        }
+        .map_err(refused)
+    }
+
+    /// A poll's news to everyone following the presenter, as the room sees it.
+    async fn poll_news(&self, poll: &Poll) {
+        let m = poll_message(&poll.clone().for_the_room());
+        match &self.shared {
+            Some(sh) => sh.announce(&m).await,
+            None => self.runs.announce(m),
+        }
+    }
+}
+
 async fn poll_open(State(st): St, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
     caller.instructor("opening a poll")?;
     let req: PollRequest = json_body(&body)?;
     PollLimits::SERVER
         .admit(&req)
         .map_err(ApiError::BadRequest)?;
-    let poll = st
-        .polls
-        .open(format!("p{}", super::runs::random_hex()), req);
-    st.runs.announce(poll_message(&poll.clone().for_the_room()));
+    let poll = st.poll_open(req).await?;
+    st.poll_news(&poll).await;
     Ok((StatusCode::CREATED, Json(poll)).into_response())
 }
 
 async fn poll_current(State(st): St, Caller(role): Caller) -> Result<Json<Poll>, ApiError> {
     let poll = st
-        .polls
-        .current()
+        .poll_current()
+        .await?
         .ok_or_else(|| ApiError::NotFound("no poll yet".into()))?;
     Ok(Json(match role {
         Role::Instructor => poll,
@@ -722,7 +840,7 @@ async fn poll_answer(
     PollLimits::SERVER
         .admit_answer(&a)
         .map_err(ApiError::BadRequest)?;
-    st.polls.answer(&id, &a).map_err(refused)?;
+    st.poll_answer(&id, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -736,8 +854,8 @@ async fn poll_move(
         PollState::Revealed => "revealing a poll",
         _ => "closing a poll",
     })?;
-    let poll = st.polls.set_state(id, to).map_err(refused)?;
-    st.runs.announce(poll_message(&poll.clone().for_the_room()));
+    let poll = st.poll_state(id, to).await?;
+    st.poll_news(&poll).await;
     Ok(Json(poll))
 }
 
@@ -763,10 +881,7 @@ async fn poll_results(
     Path(id): Path<String>,
 ) -> Result<Json<Poll>, ApiError> {
     caller.instructor("the answers of a poll are")?;
-    st.polls
-        .get(&id)
-        .map(Json)
-        .ok_or_else(|| refused(PollRefusal::Unknown(id)))
+    st.poll_get(&id).await.map(Json)
 }
 
 async fn poll_csv(
@@ -775,10 +890,7 @@ async fn poll_csv(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.instructor("the answers of a poll are")?;
-    let poll = st
-        .polls
-        .get(&id)
-        .ok_or_else(|| refused(PollRefusal::Unknown(id.clone())))?;
+    let poll = st.poll_get(&id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -20,6 +20,7 @@
 mod api;
 pub mod polls;
 pub mod runs;
+pub mod shared;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -50,6 +51,19 @@ pub struct Config {
     pub limits: Limits,
     /// Extra Origins allowed besides the server's own.
     pub origins: Vec<String>,
+    /// `--redis URL`: the class's shared state in Redis, for replicas.
+    pub redis: Option<String>,
+    /// This replica's name (`--replica`, else the host name).
+    pub replica: String,
+}
+
+/// The host's name, for a replica that is not named.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "lab-server".into())
 }
 
 impl Default for Config {
@@ -66,6 +80,8 @@ impl Default for Config {
             body_limit: 64 * 1024,
             limits: crate::kvm::LIMITS,
             origins: Vec::new(),
+            redis: None,
+            replica: host_name(),
         }
     }
 }
@@ -94,14 +110,21 @@ pub struct AppState {
     pub host: scenarios::trace::HostReport,
     pub runs: Arc<runs::Runs>,
     pub rate: api::RateLimiter,
-    /// The class's polls.
+    /// The class's polls (in this process).
     pub polls: polls::LocalPolls,
+    /// With `--redis`: the state replicas share (polls, presenter, runs' streams).
+    pub shared: Option<shared::Shared>,
     /// Flips to true at shutdown: every open stream ends.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// Builds the app (used by `serve` and by tests without a socket).
 pub fn app(config: Config) -> (Router, Arc<AppState>) {
+    app_with(config, None)
+}
+
+/// The app with the class's state in Redis (`shared`), or in this process.
+pub fn app_with(config: Config, shared: Option<shared::Shared>) -> (Router, Arc<AppState>) {
     let host = crate::kvm::host::report();
     let runs = runs::Runs::start(
         config.runners,
@@ -110,10 +133,14 @@ pub fn app(config: Config) -> (Router, Arc<AppState>) {
         config.run_deadline,
         host.clone(),
     );
+    if let Some(sh) = &shared {
+        runs.mirror_to(sh.mirror());
+    }
     let state = Arc::new(AppState {
         shutdown: tokio::sync::watch::Sender::new(false),
         rate: api::RateLimiter::new(config.runs_per_minute),
         polls: polls::LocalPolls::new(polls::PollLimits::SERVER),
+        shared,
         config,
         host,
         runs,
@@ -125,7 +152,13 @@ pub fn app(config: Config) -> (Router, Arc<AppState>) {
 pub async fn serve(config: Config) -> Result<(), String> {
     config.validate()?;
     let addr = config.addr;
-    let (router, state) = app(config);
+    let shared = match &config.redis {
+        Some(url) => Some(
+            shared::Shared::connect(url, config.replica.clone(), polls::PollLimits::SERVER).await?,
+        ),
+        None => None,
+    };
+    let (router, state) = app_with(config, shared);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

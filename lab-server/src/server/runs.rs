@@ -59,7 +59,7 @@ pub enum Message {
 
 impl Message {
     /// An error message of `backend` (or of the whole run).
-    fn error(backend: Option<BackendId>, message: impl Into<String>) -> Message {
+    pub(crate) fn error(backend: Option<BackendId>, message: impl Into<String>) -> Message {
         let e = StreamError::new(backend, message);
         Message::Error(serde_json::to_string(&e).expect("errors serialise").into())
     }
@@ -225,6 +225,8 @@ pub struct Runs {
     pub running: Arc<AtomicUsize>,
     presenter: broadcast::Sender<Message>,
     presenter_run: Mutex<Option<String>>,
+    /// With `--redis`: every message also goes to the class's shared state.
+    mirror: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<super::shared::Mirrored>>,
     limits: Limits,
     deadline: Duration,
     keep: usize,
@@ -259,6 +261,7 @@ impl Runs {
             running: Arc::new(AtomicUsize::new(0)),
             presenter,
             presenter_run: Mutex::new(None),
+            mirror: std::sync::OnceLock::new(),
             limits,
             deadline,
             keep: 2_000,
@@ -417,7 +420,19 @@ impl Runs {
     }
 
     fn publish(&self, run: &Run, m: Message) {
+        if let Some(tx) = self.mirror.get() {
+            let _ = tx.send(super::shared::Mirrored {
+                run: run.id.as_str().into(),
+                presenter: run.presenter,
+                message: m.clone(),
+            });
+        }
         run.publish(m, run.presenter.then_some(&self.presenter));
+    }
+
+    /// From now on every run's messages are also sent to `tx` (the shared state's writer).
+    pub fn mirror_to(&self, tx: tokio::sync::mpsc::UnboundedSender<super::shared::Mirrored>) {
+        let _ = self.mirror.set(tx);
     }
 
     fn execute(&self, job: Job) {

@@ -1,0 +1,475 @@
+//! A class larger than one process, on loopback: one Redis, three
+//! `lab-server serve --redis` replicas and one HAProxy (deploy/haproxy.cfg.in,
+//! round robin, no sticky sessions), all started and stopped by the test.
+//!
+//! - 300 clients start runs and stream them through the proxy (the stream
+//!   mostly from another replica than the one that runs it) and answer a
+//!   poll: 0 errors, every run done, the counts exact.
+//! - One replica is killed (SIGKILL) while it runs: its in-flight runs end
+//!   with an error event saying so, every other run completes, the presenter
+//!   stream goes on (its follower resumes with `Last-Event-ID`) and the poll
+//!   loses no answer.
+//!
+//! Skipped with a reason without redis-server or haproxy (`cargo xtask test`
+//! installs them with apt as root); required under CI=true.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn have(bin: &str) -> bool {
+    Command::new("which")
+        .arg(bin)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn ready(test: &str) -> bool {
+    let missing: Vec<&str> = ["redis-server", "redis-cli", "haproxy"]
+        .into_iter()
+        .filter(|b| !have(b))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "{} not installed (apt-get install redis-server haproxy)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: cannot run under CI=true: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A process of the class, killed and reaped on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let until = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn redis(port: u16) -> Proc {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    wait_for_port(port, "redis-server");
+    Proc(child)
+}
+
+/// A replica; its address.
+fn replica(name: &str, redis_port: u16) -> (Proc, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab-server"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            "class",
+            "--instructor-token",
+            "teach",
+        ])
+        .args([
+            "--runs-per-minute",
+            "100000",
+            "--queue",
+            "4000",
+            "--replica",
+            name,
+        ])
+        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}/")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lab-server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the replica says where it listens");
+    let port = line
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    (Proc(child), port)
+}
+
+fn haproxy(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
+    let template =
+        std::fs::read_to_string(root().join("deploy/haproxy.cfg.in")).expect("the template");
+    let servers: String = backends
+        .iter()
+        .map(|(name, port)| format!("    server {name} 127.0.0.1:{port}\n"))
+        .collect();
+    let cfg = template
+        .replace("@LISTEN@", &format!("127.0.0.1:{listen}"))
+        .replace("@BACKENDS@", &servers);
+    let file = dir.join("haproxy.cfg");
+    std::fs::write(&file, cfg).expect("the config");
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("haproxy starts");
+    wait_for_port(listen, "haproxy");
+    Proc(child)
+}
+
+/// What one SSE stream delivered: its messages' event names, and whether it ended with `done`.
+#[derive(Debug, Default, Clone)]
+struct Streamed {
+    events: Vec<(String, String)>,
+    done: bool,
+    reconnects: u32,
+}
+
+/// Every (event name, data) a stream delivered, shared with whoever watches it.
+type Log = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Reads an SSE stream to its `done` (or `until`), reconnecting with
+/// `Last-Event-ID` when the connection drops, as EventSource does.
+async fn follow(
+    client: &reqwest::Client,
+    url: &str,
+    until: Instant,
+    stop_at_done: bool,
+    sink: Option<Log>,
+) -> Streamed {
+    let mut got = Streamed::default();
+    let mut last: Option<String> = None;
+    while Instant::now() < until {
+        let mut req = client.get(url).bearer_auth("class");
+        if let Some(id) = &last {
+            req = req.header("Last-Event-ID", id);
+        }
+        let Ok(resp) = req.send().await else {
+            got.reconnects += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        if !resp.status().is_success() {
+            got.reconnects += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let mut body = resp.bytes_stream();
+        let mut buf = String::new();
+        let (mut event, mut data, mut id) = (String::new(), String::new(), None::<String>);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let chunk = match tokio::time::timeout(left, body.next()).await {
+                Ok(Some(Ok(c))) => c,
+                Ok(_) => break,
+                Err(_) => return got,
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(nl) = buf.find('\n') {
+                let line = buf[..nl].trim_end_matches('\r').to_string();
+                buf.drain(..=nl);
+                if line.is_empty() {
+                    if !data.is_empty() || !event.is_empty() {
+                        if id.is_some() {
+                            last = id.take();
+                        }
+                        let name = if event.is_empty() {
+                            "message".to_string()
+                        } else {
+                            std::mem::take(&mut event)
+                        };
+                        let done = name == "done";
+                        if let Some(sink) = &sink {
+                            sink.lock().unwrap().push((name.clone(), data.clone()));
+                        }
+                        got.events.push((name, std::mem::take(&mut data)));
+                        if done {
+                            got.done = true;
+                            if stop_at_done {
+                                return got;
+                            }
+                        }
+                    }
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().to_string());
+                }
+            }
+        }
+        got.reconnects += 1;
+    }
+    got
+}
+
+/// POSTs JSON through the proxy with a token, retrying what a dead replica
+/// dropped before it was answered (the proxy re-sends only connection failures).
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> (u16, Value) {
+    for attempt in 0..20 {
+        match client.post(url).bearer_auth(token).json(body).send().await {
+            Ok(r) if r.status().as_u16() != 502 && r.status().as_u16() != 503 => {
+                let status = r.status().as_u16();
+                let v = r.json().await.unwrap_or(Value::Null);
+                return (status, v);
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await,
+        }
+    }
+    panic!("{url}: no replica answered");
+}
+
+fn owner(redis_port: u16, run: &str) -> String {
+    let out = Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis_port.to_string(),
+            "GET",
+            &format!("tsclab:run:{run}:owner"),
+        ])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_class_over_three_replicas_survives_losing_one() {
+    if !ready("a_class_over_three_replicas_survives_losing_one") {
+        return;
+    }
+    let dir = root().join("target/tmp-tests/replicas");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let redis_port = free_port();
+    let _redis = redis(redis_port);
+    let mut replicas: HashMap<String, (Proc, u16)> = HashMap::new();
+    for name in ["r1", "r2", "r3"] {
+        replicas.insert(name.to_string(), replica(name, redis_port));
+    }
+    let backends: Vec<(String, u16)> = {
+        let mut b: Vec<_> = replicas.iter().map(|(n, (_, p))| (n.clone(), *p)).collect();
+        b.sort();
+        b
+    };
+    let listen = free_port();
+    let _proxy = haproxy(listen, &backends, &dir);
+    let base = format!("http://127.0.0.1:{listen}");
+    let kvm = lab_server::kvm::host::report().kvm_usable;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("a client");
+        let deadline = Instant::now() + Duration::from_secs(240);
+        // Every replica answers, through the proxy.
+        let until = Instant::now() + Duration::from_secs(15);
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < 3 {
+            assert!(Instant::now() < until, "not every replica answered: {seen:?}");
+            if let Ok(r) = client.get(format!("{base}/api/health")).send().await
+                && let Ok(v) = r.json::<Value>().await
+            {
+                assert_eq!(v["redis"], true, "{v}");
+                seen.insert(v["replica"].as_str().unwrap_or("?").to_string());
+            }
+        }
+
+        // The presenter's follower, through the proxy, for the whole class.
+        let seen_by_follower: Log = Arc::new(Mutex::new(Vec::new()));
+        let follower = {
+            let (client, url, sink) = (client.clone(), format!("{base}/api/presenter/events"), seen_by_follower.clone());
+            tokio::spawn(async move { follow(&client, &url, deadline, false, Some(sink)).await })
+        };
+        let (s, poll) = post(
+            &client,
+            &format!("{base}/api/polls"),
+            "teach",
+            &json!({"question": "Stable at the end on linux-3.14?", "choices": ["stable", "unstable"], "answer": "unstable"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{poll}");
+        let poll = poll["id"].as_str().expect("a poll id").to_string();
+        let (s, v) = post(
+            &client,
+            &format!("{base}/api/runs"),
+            "teach",
+            &json!({"scenario": "create 2\nwrite * 0\nwrite * 0\nrun *\n", "backends": ["linux-3.14", "linux-3.17"], "presenter": true}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+
+        // 300 students: a run each, streamed through the proxy, and an answer.
+        let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+        let mut class = Vec::new();
+        for i in 0..300 {
+            let (client, base, errors, poll) = (client.clone(), base.clone(), errors.clone(), poll.clone());
+            class.push(tokio::spawn(async move {
+                let (s, v) = post(
+                    &client,
+                    &format!("{base}/api/runs"),
+                    "class",
+                    &json!({"scenario": "create 2\nwrite * 0\nwrite * 0\nrun *\n", "backends": ["linux-3.14", "linux-6.18"]}),
+                )
+                .await;
+                if s != 201 {
+                    errors.lock().unwrap().push(format!("student {i}: POST /api/runs {s} {v}"));
+                    return;
+                }
+                let id = v["id"].as_str().unwrap_or_default().to_string();
+                let got = follow(&client, &format!("{base}/api/runs/{id}/events"), deadline, true, None).await;
+                let bad: Vec<_> = got.events.iter().filter(|(e, _)| e == "error").collect();
+                if !got.done || !bad.is_empty() || got.events.len() < 10 {
+                    errors.lock().unwrap().push(format!("student {i}: run {id}: done {} errors {bad:?}, {} events", got.done, got.events.len()));
+                }
+                let choice = if i % 3 == 0 { "stable" } else { "unstable" };
+                let (s, v) = post(&client, &format!("{base}/api/polls/{poll}/answers"), "class", &json!({"tab": format!("tab-{i}"), "choice": choice})).await;
+                if s != 204 {
+                    errors.lock().unwrap().push(format!("student {i}: answer {s} {v}"));
+                }
+            }));
+        }
+        let started = Instant::now();
+        for c in class {
+            c.await.expect("a student");
+        }
+        let class_s = started.elapsed().as_secs_f64();
+        let errs = errors.lock().unwrap().clone();
+        assert!(errs.is_empty(), "{} errors in a class of 300:\n{}", errs.len(), errs.join("\n"));
+        println!("300 students over 3 replicas: every run streamed to its end in {class_s:.1} s, 0 errors");
+
+        // Slow runs, then one replica killed while it runs some of them.
+        let slow = if kvm {
+            json!({"scenario": "create 1\nwrite * 0\nwait 4s\nwrite * 0\nrun *\n", "backends": ["kvm"]})
+        } else {
+            json!({"scenario": "create 1\nwrite * 0\nrun *\n", "backends": ["linux-6.18"]})
+        };
+        let mut ids = Vec::new();
+        for _ in 0..24 {
+            let (s, v) = post(&client, &format!("{base}/api/runs"), "class", &slow).await;
+            assert_eq!(s, 201, "{v}");
+            ids.push(v["id"].as_str().expect("an id").to_string());
+        }
+        let viewers: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (client, url) = (client.clone(), format!("{base}/api/runs/{id}/events"));
+                tokio::spawn(async move { follow(&client, &url, deadline, true, None).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let victim = "r2";
+        let owners: Vec<String> = ids.iter().map(|id| owner(redis_port, id)).collect();
+        assert!(owners.iter().any(|o| o == victim), "no run on {victim}: {owners:?}");
+        {
+            let (proc, _) = replicas.get_mut(victim).expect("the victim");
+            proc.0.kill().expect("SIGKILL");
+            let _ = proc.0.wait();
+        }
+        // While it is gone: 100 more answers, and another presented run.
+        let mut late = Vec::new();
+        for i in 300..400 {
+            let (client, base, poll) = (client.clone(), base.clone(), poll.clone());
+            late.push(tokio::spawn(async move {
+                let (s, v) = post(&client, &format!("{base}/api/polls/{poll}/answers"), "class", &json!({"tab": format!("tab-{i}"), "choice": "unstable"})).await;
+                assert_eq!(s, 204, "late answer {i}: {v}");
+            }));
+        }
+        for l in late {
+            l.await.expect("a late answer");
+        }
+        let (s, v) = post(
+            &client,
+            &format!("{base}/api/runs"),
+            "teach",
+            &json!({"scenario": "create 1\nwrite * 0\nrun *\n", "backends": ["linux-6.18"], "presenter": true}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        for (i, v) in viewers.into_iter().enumerate() {
+            let got = v.await.expect("a viewer");
+            let errors: Vec<&String> = got.events.iter().filter(|(e, _)| e == "error").map(|(_, d)| d).collect();
+            assert!(got.done, "run {} (on {}) never ended: {got:?}", ids[i], owners[i]);
+            if owners[i] == victim && kvm {
+                assert!(
+                    errors.iter().any(|e| e.contains("stopped")),
+                    "run {} was on the killed replica and ended without saying so: {got:?}",
+                    ids[i]
+                );
+            } else if owners[i] != victim {
+                assert!(errors.is_empty(), "run {} on {} (alive) got errors: {errors:?}", ids[i], owners[i]);
+            }
+        }
+
+        // The poll lost nothing: 300 + 100 answers, revealed to the room.
+        let (s, shown) = post(&client, &format!("{base}/api/polls/{poll}/reveal"), "teach", &json!({})).await;
+        assert_eq!(s, 200, "{shown}");
+        assert_eq!(shown["counts"], json!([100, 300]), "{shown}");
+        // The follower saw both presented runs end and the reveal, across the loss.
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = seen_by_follower.lock().unwrap().clone();
+            let dones = seen.iter().filter(|(e, _)| e == "done").count();
+            let revealed = seen.iter().any(|(e, d)| e == "poll" && d.contains("\"revealed\""));
+            if dones >= 2 && revealed {
+                break;
+            }
+            assert!(Instant::now() < until, "the presenter's follower saw {dones} runs end, revealed {revealed}: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        follower.abort();
+        let _ = follower.await;
+    });
+}
