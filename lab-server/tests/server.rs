@@ -772,3 +772,35 @@ async fn the_local_user_is_the_instructor_without_tokens() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
+
+/// Behind a proxy (`behind_proxy`), runs per minute are counted per the
+/// address the proxy forwards, not per the proxy.
+#[tokio::test]
+async fn behind_a_proxy_the_rate_limit_counts_the_forwarded_client() {
+    let (router, _) = app(Config {
+        runs_per_minute: 1,
+        behind_proxy: true,
+        ..Config::default()
+    });
+    let run = |from: &str| {
+        let mut r = post(
+            "/api/runs",
+            json!({"scenario": "create 1\nrun *\n", "backends": ["linux-6.18"]}),
+        );
+        r.headers_mut()
+            .insert("x-forwarded-for", from.parse().unwrap());
+        r
+    };
+    let (s, _, _) = call(&router, run("10.0.0.1")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    refused(
+        &router,
+        run("10.0.0.1"),
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many runs from 10.0.0.1",
+    )
+    .await;
+    // A client's own X-Forwarded-For entry is not trusted: the proxy's last one counts.
+    let (s, _, _) = call(&router, run("10.0.0.1, 10.0.0.2")).await;
+    assert_eq!(s, StatusCode::CREATED);
+}

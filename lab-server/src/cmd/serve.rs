@@ -43,6 +43,11 @@ pub(crate) struct Options {
     /// This replica's name (also from LAB_REPLICA; default: the host name).
     #[arg(long, env = "LAB_REPLICA", value_name = "NAME")]
     pub(crate) replica: Option<String>,
+    /// Served behind a reverse proxy (HAProxy, nginx, an Ingress; also LAB_BEHIND_PROXY=1):
+    /// runs per minute are counted per the address the proxy puts last in X-Forwarded-For,
+    /// not per the proxy's own.
+    #[arg(long, env = "LAB_BEHIND_PROXY")]
+    pub(crate) behind_proxy: bool,
 }
 
 pub(crate) fn run(options: Options) -> Result<(), Fail> {
@@ -57,6 +62,7 @@ pub(crate) fn run(options: Options) -> Result<(), Fail> {
         origins,
         redis,
         replica,
+        behind_proxy,
     } = options;
     let config = lab_server::server::Config {
         addr,
@@ -73,6 +79,7 @@ pub(crate) fn run(options: Options) -> Result<(), Fail> {
         origins,
         redis,
         replica: replica.unwrap_or_else(lab_server::server::host_name),
+        behind_proxy,
         ..lab_server::server::Config::default()
     };
     tracing_subscriber::fmt()

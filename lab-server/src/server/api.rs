@@ -157,17 +157,33 @@ async fn json_refusals(State(st): St, r: Response) -> Response {
 }
 
 /// The client's address (127.0.0.1 when served without a socket, in tests).
+/// Behind a reverse proxy (`--behind-proxy`) every connection comes from the
+/// proxy: the client is then the address the proxy appended last to
+/// `X-Forwarded-For` (earlier entries are the client's own word, not trusted).
 pub(super) struct ClientIp(IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<Arc<AppState>> for ClientIp {
     type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        let forwarded = st
+            .config
+            .behind_proxy
+            .then(|| {
+                parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .next_back()
+                    .and_then(|a| a.trim().parse::<IpAddr>().ok())
+            })
+            .flatten();
+        Ok(ClientIp(forwarded.unwrap_or(peer)))
     }
 }
 

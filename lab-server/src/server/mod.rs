@@ -8,14 +8,21 @@
 //! POST /api/runs                   {"scenario": text, "backends": [...], "presenter": bool} → {"id"}
 //! GET  /api/runs/{id}/events       Server-Sent Events: each the CLI's --json object, then "done"
 //! GET  /api/runs/{id}              the whole recorded run
-//! GET  /api/presenter/events       follow the presenter's runs live
+//! GET  /api/presenter/events       follow the presenter's runs live, and polls' news
+//! POST /api/polls                  (instructor) open a poll; GET /api/polls/current
+//! POST /api/polls/{id}/answers     a tab's answer; /close, /reveal (instructor)
+//! GET  /api/polls/{id}/results     (instructor) the counts; /results.csv
+//! GET  /api/health                 no token: for probes and proxies
 //! GET  /api/stats                  queue, runners, RSS, fds, live VMs
 //! GET  /, /book/                   the web app and the book (a plain page until they exist)
 //! ```
 //!
 //! Bound to 127.0.0.1:8080 by default; any other address needs a token
 //! (`--token` or `LAB_TOKEN`), checked on every API call (`Authorization:
-//! Bearer …`, or `?token=` for EventSource, which cannot set headers).
+//! Bearer …`, or `?token=` for EventSource, which cannot set headers). The
+//! instructor's token (`--instructor-token`) is needed to present and to run
+//! polls. With `--redis` the class's state lives in Redis ([`shared`]) and
+//! replicas behind a proxy serve one class.
 
 mod api;
 pub mod polls;
@@ -55,6 +62,8 @@ pub struct Config {
     pub redis: Option<String>,
     /// This replica's name (`--replica`, else the host name).
     pub replica: String,
+    /// Behind a reverse proxy: the client is the last `X-Forwarded-For` address.
+    pub behind_proxy: bool,
 }
 
 /// The host's name, for a replica that is not named.
@@ -82,6 +91,7 @@ impl Default for Config {
             origins: Vec::new(),
             redis: None,
             replica: host_name(),
+            behind_proxy: false,
         }
     }
 }
