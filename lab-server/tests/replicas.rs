@@ -389,6 +389,25 @@ fn a_class_over_three_replicas_survives_losing_one() {
         let errs = errors.lock().unwrap().clone();
         assert!(errs.is_empty(), "{} errors in a class of 300:\n{}", errs.len(), errs.join("\n"));
         println!("300 students over 3 replicas: every run streamed to its end in {class_s:.1} s, 0 errors");
+        // A run's record, from each replica in turn (round robin).
+        let (s, v) = post(
+            &client,
+            &format!("{base}/api/runs"),
+            "class",
+            &json!({"scenario": "create 2\nwrite * 0\nrun *\n", "backends": ["linux-3.17"]}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().expect("an id").to_string();
+        let streamed = follow(&client, &format!("{base}/api/runs/{id}/events"), deadline, true, None).await;
+        assert!(streamed.done, "{streamed:?}");
+        for _ in 0..3 {
+            let r = client.get(format!("{base}/api/runs/{id}")).bearer_auth("class").send().await.expect("the record");
+            assert_eq!(r.status().as_u16(), 200);
+            let record: Value = r.json().await.expect("JSON");
+            assert_eq!(record["done"], true, "{record}");
+            assert_eq!(record["events"].as_array().map(Vec::len), Some(streamed.events.len() - 1), "{record}");
+        }
 
         // Slow runs, then one replica killed while it runs some of them.
         let slow = if kvm {

@@ -570,7 +570,7 @@ async fn create_run(
     {
         Ok(run) => {
             if let Some(sh) = &st.shared {
-                sh.claim(&run.id).await.map_err(ApiError::Unavailable)?;
+                sh.claim(&run.info()).await.map_err(ApiError::Unavailable)?;
             }
             Ok((StatusCode::CREATED, Json(Created { id: run.id.clone() })).into_response())
         }
@@ -588,15 +588,13 @@ async fn create_run(
 }
 
 async fn run_record(State(st): St, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let run = st
-        .runs
-        .get(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no run `{id}`")))?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        run.record_json(),
-    )
-        .into_response())
+    let record = match (st.runs.get(&id), &st.shared) {
+        (Some(run), _) => Some(run.record_json()),
+        (None, Some(sh)) => sh.record(&id).await.map_err(ApiError::Unavailable)?,
+        (None, None) => None,
+    };
+    let record = record.ok_or_else(|| ApiError::NotFound(format!("no run `{id}`")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], record).into_response())
 }
 
 /// Resolves when the server starts shutting down.

@@ -175,32 +175,49 @@ impl Run {
 }
 
 impl Run {
-    /// The whole run as JSON text, built from the stored strings (no parse).
-    pub fn record_json(&self) -> String {
-        let head = serde_json::to_string(&RunInfo {
+    /// What the run is, without its events.
+    pub fn info(&self) -> RunInfo {
+        RunInfo {
             id: self.id.clone(),
             scenario: self.text.clone(),
             backends: self.backends.clone(),
             presenter: self.presenter,
             done: self.done.load(Ordering::SeqCst),
-        })
-        .expect("run info serialises");
-        let mut out = String::with_capacity(head.len() + self.bytes.load(Ordering::SeqCst) + 64);
-        out.push_str(&head[..head.len() - 1]);
-        out.push_str(",\"events\":[");
-        let mut first = true;
-        for m in self.messages() {
-            if let Message::Event(s) | Message::Error(s) = m {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str(&s);
-            }
         }
-        out.push_str("]}");
-        out
     }
+
+    /// The whole run as JSON text, built from the stored strings (no parse).
+    pub fn record_json(&self) -> String {
+        record_json(&self.info(), &self.messages())
+    }
+}
+
+/// A run's record (`GET /api/runs/{id}`): its [`RunInfo`] with `"events"`,
+/// each event or error as the text it was streamed as.
+pub fn record_json(info: &RunInfo, messages: &[Message]) -> String {
+    let head = serde_json::to_string(info).expect("run info serialises");
+    let bytes: usize = messages
+        .iter()
+        .map(|m| match m {
+            Message::Event(s) | Message::Error(s) => s.len() + 1,
+            _ => 0,
+        })
+        .sum();
+    let mut out = String::with_capacity(head.len() + bytes + 64);
+    out.push_str(&head[..head.len() - 1]);
+    out.push_str(",\"events\":[");
+    let mut first = true;
+    for m in messages {
+        if let Message::Event(s) | Message::Error(s) = m {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(s);
+        }
+    }
+    out.push_str("]}");
+    out
 }
 
 /// Why a run was not queued.

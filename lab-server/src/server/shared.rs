@@ -4,7 +4,7 @@
 //!
 //! | what | Redis keys |
 //! |---|---|
-//! | a run's stream | `tsclab:run:{id}` (a stream, one entry per message), `tsclab:run:{id}:owner` (its replica) |
+//! | a run's stream | `tsclab:run:{id}` (a stream, one entry per message), `tsclab:run:{id}:owner` (its replica), `tsclab:run:{id}:info` (what it runs) |
 //! | the replicas alive | `tsclab:replica:{name}` (expires unless renewed every second) |
 //! | the presenter stream | `tsclab:presenter` (a stream: presenter runs' messages and polls' news) |
 //! | polls | `tsclab:polls` (ids, newest first), `tsclab:poll:{id}` (the poll, its state), `tsclab:poll:{id}:answers` (tab → choice) |
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
-use scenarios::protocol::{Poll, PollAnswer, PollRequest, PollState};
+use scenarios::protocol::{Poll, PollAnswer, PollRequest, PollState, RunInfo};
 use tokio::sync::mpsc;
 
 use super::polls::{PollLimits, PollRefusal};
@@ -47,6 +47,10 @@ fn run_key(id: &str) -> String {
 
 fn owner_key(id: &str) -> String {
     format!("tsclab:run:{id}:owner")
+}
+
+fn info_key(id: &str) -> String {
+    format!("tsclab:run:{id}:info")
 }
 
 fn replica_key(name: &str) -> String {
@@ -177,17 +181,48 @@ impl Shared {
             .is_ok_and(|n| n == 1)
     }
 
-    /// Names this replica as the owner of run `id`, before its id is handed out.
-    pub async fn claim(&self, id: &str) -> Result<(), String> {
+    /// Names this replica as the owner of `run`, and keeps what it is, before
+    /// its id is handed out.
+    pub async fn claim(&self, run: &RunInfo) -> Result<(), String> {
         let mut c = self.conn.clone();
-        redis::cmd("SET")
-            .arg(owner_key(id))
+        redis::pipe()
+            .cmd("SET")
+            .arg(owner_key(&run.id))
             .arg(&self.replica)
             .arg("EX")
             .arg(RUN_TTL.as_secs())
+            .ignore()
+            .cmd("SET")
+            .arg(info_key(&run.id))
+            .arg(serde_json::to_string(run).expect("run info serialises"))
+            .arg("EX")
+            .arg(RUN_TTL.as_secs())
+            .ignore()
             .query_async::<()>(&mut c)
             .await
             .map_err(said)
+    }
+
+    /// Run `id`'s whole record, from whichever replica ran it.
+    pub async fn record(&self, id: &str) -> Result<Option<String>, String> {
+        let mut c = self.conn.clone();
+        let info: Option<String> = redis::cmd("GET")
+            .arg(info_key(id))
+            .query_async(&mut c)
+            .await
+            .map_err(said)?;
+        let Some(info) = info else { return Ok(None) };
+        let mut info: RunInfo = serde_json::from_str(&info).map_err(|e| e.to_string())?;
+        let mut messages = Vec::new();
+        let mut at = "0-0".to_string();
+        loop {
+            let got = self.after(&run_key(id), &at).await?;
+            let Some((last, _)) = got.last() else { break };
+            at = last.clone();
+            messages.extend(got.into_iter().map(|(_, m)| m));
+        }
+        info.done = matches!(messages.last(), Some(Message::Done));
+        Ok(Some(super::runs::record_json(&info, &messages)))
     }
 
     /// Appends runs' messages to their streams (and the presenter's) in the
