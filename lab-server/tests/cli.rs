@@ -994,3 +994,45 @@ fn notebook_bad_input() {
     assert!(fine.contains("kvm: not run in this export"), "{fine}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// On a terminal `conform` shows its progress (`conform [=>  ] 3/227`) on
+/// stderr; stopped after a few seconds, it has drawn it.
+#[test]
+fn conform_shows_progress_on_a_terminal() {
+    if !std::path::Path::new("/dev/kvm").exists() {
+        assert!(!ci(), "CI=true: conform needs /dev/kvm");
+        eprintln!("skipped: no /dev/kvm, and conform needs real KVM");
+        return;
+    }
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        assert!(
+            !ci(),
+            "CI=true: util-linux `script` is needed for the terminal tests"
+        );
+        eprintln!("skipped: no util-linux `script` to give lab-server a terminal");
+        return;
+    }
+    // `timeout` stops conform (SIGINT) inside the terminal after 8 s.
+    let line = format!(
+        "timeout -s INT 8 '{}' conform --count 1",
+        env!("CARGO_BIN_EXE_lab-server")
+    );
+    let child = Command::new("script")
+        .args(["-q", "-f", "-c", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("TERM", "xterm-256color")
+        .spawn()
+        .expect("script runs");
+    let o = common::bounded(child, std::time::Duration::from_secs(60));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("conform ["),
+        "no progress on the terminal: {shown:?}"
+    );
+}
