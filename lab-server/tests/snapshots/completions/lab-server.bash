@@ -769,7 +769,7 @@ _lab__server() {
             return 0
             ;;
         lab__subcmd__server__subcmd__serve)
-            opts="-q -h --addr --token --instructor-token --static --runners --queue --runs-per-minute --origin --redis --replica --color --quiet --help"
+            opts="-q -h --addr --token --instructor-token --static --runners --queue --runs-per-minute --origin --redis --replica --behind-proxy --color --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
