@@ -141,7 +141,9 @@ pub fn limits_words() -> String {
     )
 }
 
-#[cfg(test)]
+// Native only: lab-import links lab-web itself (its plain logic), so in a
+// wasm test build the two copies' wasm-bindgen symbols would collide.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 
