@@ -2,7 +2,7 @@
 //! tab answers once (a second answer replaces the first); nobody but the
 //! instructor sees the answers until the reveal.
 //!
-//! The polls live in the class's shared state ([`super::shared`]): in this
+//! The polls live in the class's shared state: in this
 //! process, or in Redis when replicas serve one class. Either way they are
 //! bounded by [`PollLimits`].
 

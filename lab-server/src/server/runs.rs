@@ -65,6 +65,15 @@ impl Message {
     }
 }
 
+/// What a runner thread hands the shared state's writer (`--redis`): a
+/// run's message, and whether the presenter stream gets it too.
+#[derive(Debug)]
+pub struct Mirrored {
+    pub run: Arc<str>,
+    pub presenter: bool,
+    pub message: Message,
+}
+
 /// A run: what was asked, what happened so far, who is watching.
 ///
 /// Viewers read the record from their own position and sleep on `grew`
@@ -243,7 +252,7 @@ pub struct Runs {
     presenter: broadcast::Sender<Message>,
     presenter_run: Mutex<Option<String>>,
     /// With `--redis`: every message also goes to the class's shared state.
-    mirror: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<super::shared::Mirrored>>,
+    mirror: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Mirrored>>,
     limits: Limits,
     deadline: Duration,
     keep: usize,
@@ -438,7 +447,7 @@ impl Runs {
 
     fn publish(&self, run: &Run, m: Message) {
         if let Some(tx) = self.mirror.get() {
-            let _ = tx.send(super::shared::Mirrored {
+            let _ = tx.send(Mirrored {
                 run: run.id.as_str().into(),
                 presenter: run.presenter,
                 message: m.clone(),
@@ -448,7 +457,7 @@ impl Runs {
     }
 
     /// From now on every run's messages are also sent to `tx` (the shared state's writer).
-    pub fn mirror_to(&self, tx: tokio::sync::mpsc::UnboundedSender<super::shared::Mirrored>) {
+    pub fn mirror_to(&self, tx: tokio::sync::mpsc::UnboundedSender<Mirrored>) {
         let _ = self.mirror.set(tx);
     }
 

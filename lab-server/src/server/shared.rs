@@ -18,7 +18,6 @@
 //! heartbeat has lapsed. Without `--redis` none of this exists: one process
 //! holds everything, as before.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -27,7 +26,7 @@ use scenarios::protocol::{Poll, PollAnswer, PollRequest, PollState, RunInfo};
 use tokio::sync::mpsc;
 
 use super::polls::{PollLimits, PollRefusal};
-use super::runs::Message;
+use super::runs::{Message, Mirrored};
 
 /// How long a run's stream is kept after its last message.
 const RUN_TTL: Duration = Duration::from_secs(3600);
@@ -83,15 +82,6 @@ fn decode(kind: &str, data: String) -> Option<Message> {
         "p" => Message::Poll(data.into()),
         _ => return None,
     })
-}
-
-/// What a runner thread hands the writer: a run's message, and whether the
-/// presenter stream gets it too.
-#[derive(Debug)]
-pub struct Mirrored {
-    pub run: Arc<str>,
-    pub presenter: bool,
-    pub message: Message,
 }
 
 /// The class's state in Redis, as one replica sees it.
