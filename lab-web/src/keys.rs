@@ -12,6 +12,10 @@ pub const THEME: &str = "tsclab.theme";
 /// sessionStorage: the lab server's token, kept for the tab's other pages.
 pub const TOKEN: &str = "tsclab.token";
 
+/// sessionStorage: this tab's anonymous id for the class's polls (random,
+/// made once per tab: the server keeps one answer per id, the last).
+pub const TAB: &str = "tsclab.tab";
+
 /// localStorage: a cell's prediction answers (JSON, spec → answer), under
 /// the cell's progress key (see [`notebook_cell`] and [`embedded_cell`]).
 pub fn answers(progress: &str) -> String {

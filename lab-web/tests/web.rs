@@ -176,3 +176,35 @@ async fn inline_cells_report_errors_at_line_and_column() {
     }
     assert!(errors.starts_with("2:7:"), "{errors}");
 }
+
+/// The page reads a poll (with the browser's `JSON.parse`, not serde's
+/// reader, which would weigh on the first load) exactly as serde writes it:
+/// every state, with and without counts, answer and cell.
+#[wasm_bindgen_test]
+fn the_page_reads_polls_as_the_server_writes_them() {
+    use scenarios::protocol::{Poll, PollState};
+    for (state, counts, answer, cell) in [
+        (PollState::Open, None, None, None),
+        (
+            PollState::Closed,
+            Some(vec![0, 3]),
+            Some("unstable"),
+            Some("nb#2"),
+        ),
+        (PollState::Revealed, Some(vec![7, 0]), Some("stable"), None),
+    ] {
+        let p = Poll {
+            id: "p-1".into(),
+            question: "On linux-3.14, will kvmclock be \"stable\"?".into(),
+            choices: vec!["stable".into(), "unstable".into()],
+            state,
+            cell: cell.map(str::to_string),
+            answer: answer.map(str::to_string),
+            counts,
+        };
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(lab_web::ui::read_poll(&text), Some(p), "{text}");
+    }
+    assert_eq!(lab_web::ui::read_poll("{}"), None);
+    assert_eq!(lab_web::ui::read_poll("not JSON"), None);
+}

@@ -14,7 +14,7 @@ pub struct Entry {
 macro_rules! library {
     ($($name:literal),* $(,)?) => {
         /// Every library scenario, in teaching order.
-        pub const LIBRARY: &[Entry] = &[
+        pub static LIBRARY: &[Entry] = &[
             $(Entry { name: $name, text: include_str!(concat!("../library/", $name, ".tsc")) },)*
         ];
     };

@@ -184,6 +184,29 @@ pub(crate) fn token() -> Option<String> {
     }
 }
 
+/// This tab's anonymous id for the class's polls: random, made on first
+/// use and kept in sessionStorage (so a reload answers as the same tab,
+/// and another tab as another).
+pub(crate) fn tab_id() -> String {
+    let session = window().and_then(|w| w.session_storage().ok().flatten());
+    if let Some(id) = session
+        .as_ref()
+        .and_then(|s| s.get_item(crate::keys::TAB).ok().flatten())
+    {
+        return id;
+    }
+    // Two random numbers in base 36, "0." dropped: some 20 characters.
+    let part = || {
+        let n = js_sys::Number::from(js_sys::Math::random()).to_string_with_radix(36);
+        n.map(String::from).unwrap_or_default().split_off(2)
+    };
+    let id = part() + &part();
+    if let Some(s) = &session {
+        let _ = s.set_item(crate::keys::TAB, &id);
+    }
+    id
+}
+
 /// A `?name=value` of the page's URL.
 pub(crate) fn query(name: &str) -> Option<String> {
     let search = window()?.location().search().ok()?;

@@ -1,5 +1,6 @@
-//! Talking to the lab server: the host report, real-KVM runs streamed over
-//! SSE, and the recorded runs shipped with a static site.
+//! Talking to the lab server: the host report (with the caller's role),
+//! real-KVM runs streamed over SSE, the presenter's stream, the API's other
+//! calls (polls, presenting), and the recorded runs shipped with a static site.
 //!
 //! The page works without any of it. No server (a static host, a file
 //! server) means model-only mode; a server without usable KVM says so in
@@ -9,8 +10,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use scenarios::protocol::{
-    ApiError, Created, HostMode, HostReport, Recording, RunRequest, ServerProbe, StreamError,
-    StreamEvent,
+    ApiError, Created, HostMode, HostReport, Poll, PollState, Recording, Role, RunRequest,
+    ServerProbe, StreamError, StreamEvent,
 };
 use scenarios::{BackendId, Event};
 use wasm_bindgen::JsCast;
@@ -55,12 +56,25 @@ pub enum Host {
         /// `kvm` or `model-only`.
         mode: String,
         notice: Option<String>,
+        /// Who the page's token makes it.
+        role: Role,
     },
 }
 
 impl Host {
     pub fn kvm_live(&self) -> bool {
         matches!(self, Host::Server { mode, report, .. } if mode == "kvm" && report.kvm_usable)
+    }
+
+    /// The server says this page is the instructor's.
+    pub fn instructor(&self) -> bool {
+        matches!(
+            self,
+            Host::Server {
+                role: Role::Instructor,
+                ..
+            }
+        )
     }
 }
 
@@ -84,6 +98,92 @@ async fn fetch_text(
         .as_string()
         .unwrap_or_default();
     Ok((resp.status(), text))
+}
+
+/// A refusal of the API in a sentence: its [`ApiError`], with the
+/// scenario's errors if any, else the status.
+fn refusal(status: u16, text: &str) -> String {
+    serde_json::from_str::<ApiError>(text).map_or_else(
+        |_| format!("the server said {status}"),
+        |e| {
+            let mut m = e.error;
+            for x in e.errors.iter() {
+                m.push_str(&format!("; {x}"));
+            }
+            m
+        },
+    )
+}
+
+/// `method` on `api/{path}` with a JSON `body` (the page's token added as
+/// for every call): the answer's body when it succeeds, else why not.
+pub(crate) async fn call(
+    endpoints: &Endpoints,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<String, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(b) = body {
+        init.set_body(&JsValue::from_str(&b));
+        if let Ok(hd) = web_sys::Headers::new() {
+            let _ = hd.set("content-type", "application/json");
+            init.set_headers(&hd);
+        }
+    }
+    match fetch_text(&endpoints.api(path), Some(&init)).await? {
+        (200..=299, text) => Ok(text),
+        (status, text) => Err(refusal(status, &text)),
+    }
+}
+
+/// A [`Poll`] from its JSON (an answer of `/api/polls…`, a `poll` event),
+/// read by the browser's `JSON.parse`: serde's reader of `Poll` would cost
+/// the first load 3 KB gzip of its 350. The names are `Poll`'s serde names
+/// (and `PollState`'s, snake_case); `tests/web.rs` reads back what serde
+/// writes. `None` for anything that is not a poll.
+pub fn read_poll(text: &str) -> Option<Poll> {
+    let v = js_sys::JSON::parse(text).ok()?;
+    let get = |k: &str| {
+        js_sys::Reflect::get(&v, &JsValue::from_str(k))
+            .ok()
+            .filter(|x| !x.is_undefined() && !x.is_null())
+    };
+    let text = |k: &str| get(k)?.as_string();
+    let list = |k: &str| get(k).map(|x| js_sys::Array::from(&x).to_vec());
+    let state = match text("state")?.as_str() {
+        "open" => PollState::Open,
+        "closed" => PollState::Closed,
+        "revealed" => PollState::Revealed,
+        _ => return None,
+    };
+    Some(Poll {
+        id: text("id")?,
+        question: text("question")?,
+        choices: list("choices")?
+            .iter()
+            .filter_map(JsValue::as_string)
+            .collect(),
+        state,
+        cell: text("cell"),
+        answer: text("answer"),
+        counts: list("counts").map(|c| {
+            c.iter()
+                .filter_map(JsValue::as_f64)
+                .map(|n| n as u64)
+                .collect()
+        }),
+    })
+}
+
+/// Starts a run on the server; its id.
+pub(crate) async fn post_run(endpoints: &Endpoints, req: &RunRequest) -> Result<String, String> {
+    let body = serde_json::to_string(req).unwrap_or_default();
+    let text = call(endpoints, "POST", "runs", Some(body)).await?;
+    serde_json::from_str::<Created>(&text)
+        .map(|c| c.id)
+        .map_err(|e| format!("the server's answer: {e}"))
 }
 
 type Waiter = Box<dyn FnOnce(Host)>;
@@ -143,6 +243,7 @@ pub(crate) fn host(endpoints: &Endpoints, then: impl FnOnce(Host) + 'static) {
                                 report: Box::new(report),
                                 mode: m.mode,
                                 notice: m.notice,
+                                role: m.role,
                             },
                             _ => Host::NoServer,
                         },
@@ -163,12 +264,93 @@ pub(crate) fn host(endpoints: &Endpoints, then: impl FnOnce(Host) + 'static) {
     }
 }
 
-/// What a live stream reports to its cell.
+/// What a stream reports: a run's (to its cell) or the presenter's (to
+/// the page's class).
 #[derive(Debug)]
 pub(crate) enum Live {
     Event(Box<Event>),
-    Failed(String),
+    /// A backend (or the whole run) failed; a run's stream ends with it.
+    Failed(StreamError),
     Done,
+    /// The presenter's stream: a poll as the room sees it.
+    Poll(Box<Poll>),
+    /// The presenter's stream (re)connected: the server sends the current
+    /// run and poll again.
+    Open,
+    /// The presenter's stream dropped; `true`: the browser is trying again.
+    Lost(bool),
+}
+
+/// A failure of the whole run, in a sentence.
+fn failed(message: impl Into<String>) -> Live {
+    Live::Failed(StreamError::new(None, message))
+}
+
+/// Listens to `source`, each event read into a [`Live`] for `report`.
+/// `once`: one run's stream, closed at its end (`done`, an `error`, a lost
+/// connection: EventSource would retry forever); else the presenter's,
+/// which carries on through all of them, the browser reconnecting.
+fn listen(
+    source: &web_sys::EventSource,
+    report: Rc<dyn Fn(Live)>,
+    once: bool,
+) -> Vec<Closure<dyn FnMut(web_sys::MessageEvent)>> {
+    // Each listener reads its event's data (none on a lost connection).
+    let on = |name: &str, read: fn(Option<String>) -> Option<Live>| {
+        let (r, src) = (report.clone(), source.clone());
+        let c =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
+                let Some(l) = read(m.data().as_string()) else {
+                    return;
+                };
+                // Closed first, so the lost connection is not reported too.
+                if once && matches!(l, Live::Failed(_) | Live::Done) {
+                    src.close();
+                }
+                r(l);
+            });
+        let _ = source.add_event_listener_with_callback(name, c.as_ref().unchecked_ref());
+        c
+    };
+    let mut closures = vec![
+        on("message", |d| {
+            Some(
+                match serde_json::from_str::<Event>(&d.unwrap_or_default()) {
+                    Ok(e) => Live::Event(Box::new(e)),
+                    Err(e) => failed(format!("an event the page cannot read: {e}")),
+                },
+            )
+        }),
+        // The server's `event: error` carries data; a lost connection (also
+        // named "error") does not, and is the last closure's.
+        on(StreamEvent::ERROR, |d| {
+            let d = d?;
+            Some(Live::Failed(
+                serde_json::from_str(&d).unwrap_or_else(|_| StreamError::new(None, d)),
+            ))
+        }),
+        on(StreamEvent::DONE, |_| Some(Live::Done)),
+        on(StreamEvent::POLL, |d| {
+            read_poll(&d?).map(|p| Live::Poll(Box::new(p)))
+        }),
+        on("open", |_| Some(Live::Open)),
+    ];
+    let src = source.clone();
+    let lost = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
+        let closed = src.ready_state() == web_sys::EventSource::CLOSED;
+        if m.data().as_string().is_some() || (once && closed) {
+            return;
+        }
+        report(if once {
+            src.close();
+            failed("the connection to the lab server was lost")
+        } else {
+            Live::Lost(!closed)
+        });
+    });
+    source.set_onerror(Some(lost.as_ref().unchecked_ref()));
+    closures.push(lost);
+    closures
 }
 
 /// An open real-KVM run: closing it (or dropping it) ends the stream, and
@@ -203,12 +385,11 @@ pub(crate) fn run_kvm(
 ) -> Rc<RefCell<Option<Stream>>> {
     let handle: Rc<RefCell<Option<Stream>>> = Rc::new(RefCell::new(None));
     let closed = Rc::new(RefCell::new(false));
-    let body = serde_json::to_string(&RunRequest {
+    let req = RunRequest {
         scenario: scenario.to_string(),
         backends: Some(vec![BackendId::Kvm.name().to_string()]),
         presenter: false,
-    })
-    .unwrap_or_default();
+    };
     let endpoints = endpoints.clone();
     // Only a weak reference: when the cell drops its handle (unmount, a new
     // run), the placeholder goes, `closed` is set, and no stream opens.
@@ -221,95 +402,21 @@ pub(crate) fn run_kvm(
         closed: closed.clone(),
     });
     wasm_bindgen_futures::spawn_local(async move {
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(&body));
-        let headers = web_sys::Headers::new().ok();
-        if let Some(hd) = &headers {
-            let _ = hd.set("content-type", "application/json");
-            init.set_headers(hd);
-        }
-        let id = match fetch_text(&endpoints.api("runs"), Some(&init)).await {
-            Ok((201, text)) => match serde_json::from_str::<Created>(&text) {
-                Ok(c) => c.id,
-                Err(e) => return report(Live::Failed(format!("the server's answer: {e}"))),
-            },
-            Ok((status, text)) => {
-                let msg = serde_json::from_str::<ApiError>(&text).map_or_else(
-                    |_| format!("the server said {status}"),
-                    |e| {
-                        let mut m = e.error;
-                        for x in e.errors.iter() {
-                            m.push_str(&format!("; {x}"));
-                        }
-                        m
-                    },
-                );
-                return report(Live::Failed(msg));
-            }
-            Err(e) => return report(Live::Failed(e)),
+        let id = match post_run(&endpoints, &req).await {
+            Ok(id) => id,
+            Err(e) => return report(failed(e)),
         };
         if *closed2.borrow() {
             return;
         }
         let url = endpoints.api(&format!("runs/{id}/events"));
         let Ok(source) = web_sys::EventSource::new(&url) else {
-            return report(Live::Failed(
-                "this browser cannot open an event stream".into(),
-            ));
+            return report(failed("this browser cannot open an event stream"));
         };
-        let r1 = report.clone();
-        let on_message =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-                let data = m.data().as_string().unwrap_or_default();
-                match serde_json::from_str::<Event>(&data) {
-                    Ok(e) => r1(Live::Event(Box::new(e))),
-                    Err(e) => r1(Live::Failed(format!("an event the page cannot read: {e}"))),
-                }
-            });
-        let r2 = report.clone();
-        let src2 = source.clone();
-        let on_error_event =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-                // The server's `event: error` carries data; a transport error
-                // (also named "error") does not, and is `on_fail`'s.
-                let Some(data) = m.data().as_string() else {
-                    return;
-                };
-                // Closed first, so `on_fail` does not report a lost connection.
-                src2.close();
-                let msg = serde_json::from_str::<StreamError>(&data).map_or(data, |e| e.message);
-                r2(Live::Failed(msg));
-            });
-        let r3 = report.clone();
-        let src3 = source.clone();
-        let on_done = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
-            src3.close();
-            r3(Live::Done);
-        });
-        let r4 = report.clone();
-        let src4 = source.clone();
-        let on_fail = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
-            // A transport error (the server went away): EventSource would
-            // retry forever; say so once and stop.
-            if src4.ready_state() != web_sys::EventSource::CLOSED {
-                src4.close();
-                r4(Live::Failed(
-                    "the connection to the lab server was lost".into(),
-                ));
-            }
-        });
-        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        let _ = source.add_event_listener_with_callback(
-            StreamEvent::ERROR,
-            on_error_event.as_ref().unchecked_ref(),
-        );
-        let _ = source
-            .add_event_listener_with_callback(StreamEvent::DONE, on_done.as_ref().unchecked_ref());
-        source.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
+        let closures = listen(&source, report, true);
         let stream = Stream {
             source: Some(source),
-            _closures: vec![on_message, on_error_event, on_done, on_fail],
+            _closures: closures,
             closed: closed2,
         };
         match h.upgrade() {
@@ -319,6 +426,16 @@ pub(crate) fn run_kvm(
         }
     });
     handle
+}
+
+/// Follows `/api/presenter/events` while the handle lives.
+pub(crate) fn follow(endpoints: &Endpoints, report: Rc<dyn Fn(Live)>) -> Option<Stream> {
+    let source = web_sys::EventSource::new(&endpoints.api("presenter/events")).ok()?;
+    Some(Stream {
+        _closures: listen(&source, report, false),
+        source: Some(source),
+        closed: Rc::new(RefCell::new(false)),
+    })
 }
 
 /// A real-KVM run recorded on a lab machine: `recorded/NAME.json`, written

@@ -13,14 +13,15 @@
 //!
 //! The modules: `app` the notebook page, `embed` the cells of other pages,
 //! `cell` a scenario cell (editor, runs, predictions), `output` what a run
-//! shows, `editor` the scenario editor; `env` what a root shares, `live`
-//! the lab server, `lazy` the modules loaded after the first load (the
+//! shows, `editor` the scenario editor, `class` the classroom (polls,
+//! presenting, following); `env` what a root shares, `live` the lab server, `lazy` the modules loaded after the first load (the
 //! charts' drawing, the trace importer), `dom` the browser. Hooks (`use_*`) hold the state
 //! machines; what can be decided without a browser lives in the crate's
 //! plain modules.
 
 mod app;
 mod cell;
+mod class;
 mod dom;
 mod editor;
 mod embed;
@@ -35,7 +36,7 @@ use wasm_bindgen::prelude::*;
 pub use embed::EmbedProps;
 pub(crate) use env::use_env;
 pub use env::{Env, EnvAct};
-pub use live::{Endpoints, Host};
+pub use live::{Endpoints, Host, read_poll};
 
 fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();

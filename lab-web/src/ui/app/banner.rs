@@ -34,6 +34,7 @@ pub(super) fn host_banner(p: &HostProps) -> Html {
             report,
             mode,
             notice,
+            ..
         } => {
             let honoured = match report.offsets_honoured {
                 Some(true) => "yes",

@@ -2,8 +2,9 @@
 //!
 //! [`doc::use_doc`] holds the notebook (opened, edited, saved); the header
 //! ([`toolbar`], [`files`], [`theme`]), the banner, the import panel
-//! ([`import`]: a trace read in the page becomes a cell) and the cells
-//! ([`cells`]) are drawn from it.
+//! ([`import`]: a trace read in the page becomes a cell), the class's
+//! panels (the instructor's poll, a follower's question and presenter cell:
+//! `ui::class`) and the cells ([`cells`]) are drawn from it.
 
 mod banner;
 mod cells;
@@ -17,6 +18,7 @@ mod toolbar;
 use scenarios::BackendId;
 use yew::prelude::*;
 
+use super::class;
 use super::live::Endpoints;
 use super::{Env, dom, use_env};
 use banner::HostBanner;
@@ -37,6 +39,8 @@ struct Page {
     projector: UseStateHandle<bool>,
     /// "Import trace…", paste and drop.
     import: import::UseImport,
+    /// Polls, presenting, following.
+    class: class::UseClass,
 }
 
 #[function_component(NotebookApp)]
@@ -48,6 +52,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
     });
     let share = use_state(|| None::<String>);
     let import = import::use_import(&env, &doc);
+    let class = class::use_class(&env);
     theme::use_saved_theme(&env);
     // Mark the page ready for the browser tests and the budget bench.
     use_effect_with((), |_| {
@@ -63,6 +68,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
         share,
         projector,
         import,
+        class,
     };
     let dismiss = {
         let notice = page.notice.clone();
@@ -84,6 +90,7 @@ pub(crate) fn notebook_app(p: &AppProps) -> Html {
                     <input readonly=true value={url} aria-label="share link" class="lab-share-url" />
                 </p>
             }
+            { page.class.panels() }
             { import::panel(&page.import) }
             { cells::cells(&page.doc) }
             <footer class="lab-footer">

@@ -61,6 +61,7 @@ pub(super) fn header(page: &Page) -> Html {
                     <input type="file" onchange={page.import.on_file()} />
                 </label>
                 <button class="lab-share" onclick={files::on_share(page)}>{ "Share link" }</button>
+                { page.class.toggle() }
                 <button class="lab-projector-toggle" aria-pressed={projector.to_string()} onclick={on_projector}>{ "Projector" }</button>
                 { theme::toggle(&page.env) }
                 <a href="book/">{ "Book" }</a>

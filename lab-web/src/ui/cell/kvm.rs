@@ -56,7 +56,9 @@ impl Reducible for Kvm {
                             run.status = Status::Done;
                         }
                     }
-                    Live::Failed(m) => run.status = Status::Failed(m),
+                    Live::Failed(e) => run.status = Status::Failed(e.message),
+                    // Only the presenter's stream says these.
+                    Live::Poll(_) | Live::Open | Live::Lost(_) => return self,
                 }
                 Rc::new(Kvm {
                     version,

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use scenarios::BackendId;
 use yew::prelude::*;
 
+use super::class;
 use super::editor::Editor;
 use super::output::Output;
 use super::{Env, Host};
@@ -130,6 +131,9 @@ pub(crate) fn scenario_cell(p: &CellProps) -> Html {
                 { kvm_bar::kvm_bar(&host, &kvm, &text, parsed.sets_host(), errors.is_empty()) }
             }
             { predict_view::panel(&predictions, &p.predict, &shown) }
+            if let (Some(env), Some(_)) = (&env, &p.on_text) {
+                { class::cell_tools(env, &p.predict, &shown, &text, &p.backends, &p.progress_key) }
+            }
             if show_output {
                 if !errors.is_empty() && !shown.is_empty() {
                     <p class="lab-note">{ "The scenario has errors; the output below is of its last good version." }</p>
