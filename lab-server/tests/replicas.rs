@@ -13,155 +13,16 @@
 //! Skipped with a reason without redis-server or haproxy (`cargo xtask test`
 //! installs them with apt as root); required under CI=true.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod class;
+mod web;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn have(bin: &str) -> bool {
-    Command::new("which")
-        .arg(bin)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn ready(test: &str) -> bool {
-    let missing: Vec<&str> = ["redis-server", "redis-cli", "haproxy"]
-        .into_iter()
-        .filter(|b| !have(b))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!(
-        "{} not installed (apt-get install redis-server haproxy)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: cannot run under CI=true: {why}");
-    }
-    eprintln!("SKIPPED {test}: {why}");
-    false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A process of the class, killed and reaped on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let until = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn redis(port: u16) -> Proc {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    wait_for_port(port, "redis-server");
-    Proc(child)
-}
-
-/// A replica; its address.
-fn replica(name: &str, redis_port: u16) -> (Proc, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab-server"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            "class",
-            "--instructor-token",
-            "teach",
-        ])
-        .args([
-            "--runs-per-minute",
-            "100000",
-            "--queue",
-            "4000",
-            "--replica",
-            name,
-        ])
-        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}/")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("lab-server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the replica says where it listens");
-    let port = line
-        .trim()
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-    (Proc(child), port)
-}
-
-fn haproxy(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
-    let template =
-        std::fs::read_to_string(root().join("deploy/haproxy.cfg.in")).expect("the template");
-    let servers: String = backends
-        .iter()
-        .map(|(name, port)| format!("    server {name} 127.0.0.1:{port}\n"))
-        .collect();
-    let cfg = template
-        .replace("@LISTEN@", &format!("127.0.0.1:{listen}"))
-        .replace("@BACKENDS@", &servers);
-    let file = dir.join("haproxy.cfg");
-    std::fs::write(&file, cfg).expect("the config");
-    let child = Command::new("haproxy")
-        .arg("-db")
-        .arg("-f")
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("haproxy starts");
-    wait_for_port(listen, "haproxy");
-    Proc(child)
-}
+use class::Class;
 
 /// What one SSE stream delivered: its messages' event names, and whether it ended with `done`.
 #[derive(Debug, Default, Clone)]
@@ -266,41 +127,13 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) ->
     panic!("{url}: no replica answered");
 }
 
-fn owner(redis_port: u16, run: &str) -> String {
-    let out = Command::new("redis-cli")
-        .args([
-            "-p",
-            &redis_port.to_string(),
-            "GET",
-            &format!("tsclab:run:{run}:owner"),
-        ])
-        .output()
-        .expect("redis-cli");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn a_class_over_three_replicas_survives_losing_one() {
-    if !ready("a_class_over_three_replicas_survives_losing_one") {
+    if !class::ready("a_class_over_three_replicas_survives_losing_one") {
         return;
     }
-    let dir = root().join("target/tmp-tests/replicas");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let redis_port = free_port();
-    let _redis = redis(redis_port);
-    let mut replicas: HashMap<String, (Proc, u16)> = HashMap::new();
-    for name in ["r1", "r2", "r3"] {
-        replicas.insert(name.to_string(), replica(name, redis_port));
-    }
-    let backends: Vec<(String, u16)> = {
-        let mut b: Vec<_> = replicas.iter().map(|(n, (_, p))| (n.clone(), *p)).collect();
-        b.sort();
-        b
-    };
-    let listen = free_port();
-    let _proxy = haproxy(listen, &backends, &dir);
-    let base = format!("http://127.0.0.1:{listen}");
+    let mut class = Class::start("replicas", 3, false);
+    let base = class.base.clone();
     let kvm = lab_server::kvm::host::report().kvm_usable;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -353,10 +186,10 @@ fn a_class_over_three_replicas_survives_losing_one() {
 
         // 300 students: a run each, streamed through the proxy, and an answer.
         let errors = Arc::new(Mutex::new(Vec::<String>::new()));
-        let mut class = Vec::new();
+        let mut students = Vec::new();
         for i in 0..300 {
             let (client, base, errors, poll) = (client.clone(), base.clone(), errors.clone(), poll.clone());
-            class.push(tokio::spawn(async move {
+            students.push(tokio::spawn(async move {
                 let (s, v) = post(
                     &client,
                     &format!("{base}/api/runs"),
@@ -382,7 +215,7 @@ fn a_class_over_three_replicas_survives_losing_one() {
             }));
         }
         let started = Instant::now();
-        for c in class {
+        for c in students {
             c.await.expect("a student");
         }
         let class_s = started.elapsed().as_secs_f64();
@@ -430,13 +263,9 @@ fn a_class_over_three_replicas_survives_losing_one() {
             .collect();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let victim = "r2";
-        let owners: Vec<String> = ids.iter().map(|id| owner(redis_port, id)).collect();
+        let owners: Vec<String> = ids.iter().map(|id| class.owner(id)).collect();
         assert!(owners.iter().any(|o| o == victim), "no run on {victim}: {owners:?}");
-        {
-            let (proc, _) = replicas.get_mut(victim).expect("the victim");
-            proc.0.kill().expect("SIGKILL");
-            let _ = proc.0.wait();
-        }
+        class.kill(victim);
         // While it is gone: 100 more answers, and another presented run.
         let mut late = Vec::new();
         for i in 300..400 {

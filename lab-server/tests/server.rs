@@ -350,7 +350,10 @@ async fn the_presenter_is_followed_live() {
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    reqwest::Client::new()
+    let client = reqwest::Client::new();
+    let stats: Value = get_json(&client, format!("{base}/api/stats")).await;
+    assert_eq!(stats["followers"], 1, "the follower is counted: {stats}");
+    client
         .post(format!("{base}/api/runs"))
         .json(&json!({"scenario": "create 1\nrun *\n", "backends": ["linux-3.17"], "presenter": true}))
         .send()
@@ -361,6 +364,19 @@ async fn the_presenter_is_followed_live() {
         .unwrap()
         .unwrap();
     assert!(seen.contains("\"backend\":\"linux-3.17\""), "{seen}");
+    // Gone once it hangs up (the follower returned, dropping its stream).
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats: Value = get_json(&client, format!("{base}/api/stats")).await;
+        if stats["followers"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "a follower outlived its stream: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A viewer that goes away mid-run: the run is cancelled and its VM freed

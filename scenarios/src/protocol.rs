@@ -211,6 +211,10 @@ pub struct Stats {
     pub vms: u64,
     /// KVM vCPUs open.
     pub vcpus: u64,
+    /// Open presenter streams (`/api/presenter/events`) on this server: with
+    /// replicas, on this replica (0 from a server that predates it).
+    #[serde(default)]
+    pub followers: u64,
 }
 
 /// One scenario of the library, as `/api/scenarios` lists it.

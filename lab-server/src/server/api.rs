@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -478,6 +479,7 @@ async fn stats(State(st): St) -> Json<Stats> {
         fds: crate::kvm::open_fds() as u64,
         vms: vms as u64,
         vcpus: vcpus as u64,
+        followers: st.followers.load(SeqCst),
     })
 }
 
@@ -629,9 +631,16 @@ fn last_event_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A stream of `(id, message)` from the shared state, as SSE with ids.
-fn shared_sse(st: &AppState, rx: tokio::sync::mpsc::Receiver<(String, Message)>) -> Response {
+/// A stream of Redis messages as SSE, each with its id; `follower` (a
+/// presenter stream) counted while the stream lives.
+fn shared_sse(
+    st: &AppState,
+    rx: tokio::sync::mpsc::Receiver<(String, Message)>,
+    follower: Option<Follower>,
+) -> Response {
     let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
-        .map(|(id, m)| {
+        .map(move |(id, m)| {
+            let _counted = &follower;
             let e = sse(&m);
             Ok::<_, Infallible>(if id.is_empty() { e } else { e.id(id) })
         })
@@ -653,7 +662,7 @@ async fn run_events(
             .await
             .ok_or_else(|| ApiError::NotFound(format!("no run `{id}`")))?;
         let from = last_event_id(&headers).unwrap_or_else(|| "0-0".into());
-        return Ok(shared_sse(&st, sh.run_stream(id, owner, from)));
+        return Ok(shared_sse(&st, sh.run_stream(id, owner, from), None));
     }
     let run = st
         .runs
@@ -675,9 +684,27 @@ async fn run_events(
         .into_response())
 }
 
+/// One open presenter stream, counted in [`AppState::followers`] while it lives.
+struct Follower(Arc<AtomicU64>);
+
+impl Follower {
+    fn new(count: &Arc<AtomicU64>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Follower(count.clone())
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn presenter_events(State(st): St, headers: HeaderMap) -> Response {
+    let follower = Follower::new(&st.followers);
     if let Some(sh) = &st.shared {
-        return shared_sse(&st, sh.presenter_stream(last_event_id(&headers)));
+        let rx = sh.presenter_stream(last_event_id(&headers));
+        return shared_sse(&st, rx, Some(follower));
     }
     let (recorded, rx) = st.runs.presenter();
     // A follower who comes late sees the poll of the moment first.
@@ -694,7 +721,10 @@ async fn presenter_events(State(st): St, headers: HeaderMap) -> Response {
     });
     let events = replay
         .chain(live)
-        .map(|m| Ok::<_, Infallible>(sse(&m)))
+        .map(move |m| {
+            let _counted = &follower;
+            Ok::<_, Infallible>(sse(&m))
+        })
         .take_until(stopping(st.shutdown.subscribe()));
     Sse::new(events)
         .keep_alive(KeepAlive::default())

@@ -126,6 +126,8 @@ pub struct AppState {
     pub shared: Option<shared::Shared>,
     /// Flips to true at shutdown: every open stream ends.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Presenter streams open on this server (`/api/stats`' `followers`).
+    pub followers: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Builds the app (used by `serve` and by tests without a socket).
@@ -148,6 +150,7 @@ pub fn app_with(config: Config, shared: Option<shared::Shared>) -> (Router, Arc<
     }
     let state = Arc::new(AppState {
         shutdown: tokio::sync::watch::Sender::new(false),
+        followers: Arc::default(),
         rate: api::RateLimiter::new(config.runs_per_minute),
         polls: polls::LocalPolls::new(polls::PollLimits::SERVER),
         shared,

@@ -6,7 +6,7 @@
 //! server) means model-only mode; a server without usable KVM says so in
 //! its host report.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use scenarios::protocol::{
@@ -274,9 +274,14 @@ pub(crate) enum Live {
     Done,
     /// The presenter's stream: a poll as the room sees it.
     Poll(Box<Poll>),
-    /// The presenter's stream (re)connected: the server sends the current
-    /// run and poll again.
-    Open,
+    /// The presenter's stream (re)connected. `resumed`: the stream named
+    /// its events (a server with `--redis`), so the browser's reconnection
+    /// asked for what followed the last one seen (`Last-Event-ID`), and
+    /// what the page holds stands. Else the server sends the current run
+    /// and poll again, from their start.
+    Open {
+        resumed: bool,
+    },
     /// The presenter's stream dropped; `true`: the browser is trying again.
     Lost(bool),
 }
@@ -295,11 +300,16 @@ fn listen(
     report: Rc<dyn Fn(Live)>,
     once: bool,
 ) -> Vec<Closure<dyn FnMut(web_sys::MessageEvent)>> {
+    // Whether an event came with an id: a reconnection then resumes after it.
+    let named = Rc::new(Cell::new(false));
     // Each listener reads its event's data (none on a lost connection).
     let on = |name: &str, read: fn(Option<String>) -> Option<Live>| {
-        let (r, src) = (report.clone(), source.clone());
+        let (r, src, named) = (report.clone(), source.clone(), named.clone());
         let c =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
+                if !m.last_event_id().is_empty() {
+                    named.set(true);
+                }
                 let Some(l) = read(m.data().as_string()) else {
                     return;
                 };
@@ -333,8 +343,15 @@ fn listen(
         on(StreamEvent::POLL, |d| {
             read_poll(&d?).map(|p| Live::Poll(Box::new(p)))
         }),
-        on("open", |_| Some(Live::Open)),
     ];
+    let (r, was_named) = (report.clone(), named);
+    let open = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
+        r(Live::Open {
+            resumed: was_named.get(),
+        })
+    });
+    let _ = source.add_event_listener_with_callback("open", open.as_ref().unchecked_ref());
+    closures.push(open);
     let src = source.clone();
     let lost = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
         let closed = src.ready_state() == web_sys::EventSource::CLOSED;

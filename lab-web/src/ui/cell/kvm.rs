@@ -58,7 +58,7 @@ impl Reducible for Kvm {
                     }
                     Live::Failed(e) => run.status = Status::Failed(e.message),
                     // Only the presenter's stream says these.
-                    Live::Poll(_) | Live::Open | Live::Lost(_) => return self,
+                    Live::Poll(_) | Live::Open { .. } | Live::Lost(_) => return self,
                 }
                 Rc::new(Kvm {
                     version,

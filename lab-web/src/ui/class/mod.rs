@@ -81,8 +81,10 @@ impl ClassState {
             self.version += 1;
         }
         match f {
+            // Resumed after the last event seen: what is here stands.
+            Live::Open { resumed: true } => self.stream = Some("Following the presenter."),
             // The server sends the current run and poll again.
-            Live::Open => {
+            Live::Open { resumed: false } => {
                 self.presented = Rc::default();
                 self.ended = false;
                 self.stream = Some("Following the presenter.");

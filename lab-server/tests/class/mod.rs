@@ -1,0 +1,181 @@
+//! The class harness the replica tests share: one Redis, N `lab-server
+//! serve --redis` replicas and one HAProxy in front (deploy/haproxy.cfg.in:
+//! round robin, no sticky sessions), on loopback, all started by [`Class::start`]
+//! and killed and reaped when it drops.
+//!
+//! Without redis-server or haproxy a test says so and passes as skipped
+//! (`cargo xtask test` installs them with apt as root) — except under
+//! CI=true, where it must run.
+
+// Each test binary uses a part of the harness.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::web::{Proc, dist, free_port, root};
+
+fn have(bin: &str) -> bool {
+    Command::new("which")
+        .arg(bin)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Skips (or, under CI=true, fails) without redis-server and haproxy.
+pub(crate) fn ready(test: &str) -> bool {
+    let missing: Vec<&str> = ["redis-server", "redis-cli", "haproxy"]
+        .into_iter()
+        .filter(|b| !have(b))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "{} not installed (apt-get install redis-server haproxy)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: cannot run under CI=true: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let until = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn redis(port: u16) -> Proc {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    wait_for_port(port, "redis-server");
+    Proc(child)
+}
+
+/// A replica (class token `class`, instructor token `teach`), serving the
+/// built site if `site`; its port.
+fn replica(name: &str, redis_port: u16, site: bool) -> (Proc, u16) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lab-server"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["--token", "class", "--instructor-token", "teach"])
+        .args(["--runs-per-minute", "100000", "--queue", "4000"])
+        .args(["--replica", name])
+        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}/")]);
+    if site {
+        cmd.arg("--static").arg(dist());
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lab-server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the replica says where it listens");
+    let port = line
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    (Proc(child), port)
+}
+
+fn haproxy(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
+    let template =
+        std::fs::read_to_string(root().join("deploy/haproxy.cfg.in")).expect("the template");
+    let servers: String = backends
+        .iter()
+        .map(|(name, port)| format!("    server {name} 127.0.0.1:{port}\n"))
+        .collect();
+    let cfg = template
+        .replace("@LISTEN@", &format!("127.0.0.1:{listen}"))
+        .replace("@BACKENDS@", &servers);
+    let file = dir.join("haproxy.cfg");
+    std::fs::write(&file, cfg).expect("the config");
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("haproxy starts");
+    wait_for_port(listen, "haproxy");
+    Proc(child)
+}
+
+/// A running class: Redis, the replicas by name, the proxy.
+pub(crate) struct Class {
+    /// The proxy's address, `http://127.0.0.1:PORT`.
+    pub(crate) base: String,
+    pub(crate) redis_port: u16,
+    /// Each replica's process and port, by name (`r1`, `r2`, …).
+    pub(crate) replicas: BTreeMap<String, (Proc, u16)>,
+    // Dropped last: the replicas go before the state they share.
+    _proxy: Proc,
+    _redis: Proc,
+}
+
+impl Class {
+    /// `n` replicas behind HAProxy, sharing one Redis; serving the site if
+    /// `site`. `scratch` names the test's directory under target/tmp-tests.
+    pub(crate) fn start(scratch: &str, n: usize, site: bool) -> Class {
+        let dir: PathBuf = root().join("target/tmp-tests").join(scratch);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let redis_port = free_port();
+        let redis = redis(redis_port);
+        let replicas: BTreeMap<String, (Proc, u16)> = (1..=n)
+            .map(|i| {
+                let name = format!("r{i}");
+                let r = replica(&name, redis_port, site);
+                (name, r)
+            })
+            .collect();
+        let backends: Vec<(String, u16)> =
+            replicas.iter().map(|(n, (_, p))| (n.clone(), *p)).collect();
+        let listen = free_port();
+        let proxy = haproxy(listen, &backends, &dir);
+        Class {
+            base: format!("http://127.0.0.1:{listen}"),
+            redis_port,
+            replicas,
+            _proxy: proxy,
+            _redis: redis,
+        }
+    }
+
+    /// Kills replica `name` at once (SIGKILL), as a machine lost would be.
+    pub(crate) fn kill(&mut self, name: &str) {
+        let (proc, _) = self.replicas.get_mut(name).expect("a replica of the class");
+        proc.0.kill().expect("SIGKILL");
+        let _ = proc.0.wait();
+    }
+
+    /// The replica that runs run `id` (its owner in Redis).
+    pub(crate) fn owner(&self, run: &str) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.redis_port.to_string()])
+            .args(["GET", &format!("tsclab:run:{run}:owner")])
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
