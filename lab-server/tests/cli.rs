@@ -366,6 +366,17 @@ fn on_terminal(
     stdout_file: Option<&std::path::Path>,
     env: &[(&str, &str)],
 ) -> Option<(String, std::process::ExitStatus)> {
+    on_terminal_under(&[], args, stdout_file, env)
+}
+
+/// [`on_terminal`], with lab-server run under the command `under` (for
+/// example `timeout -s INT 8`) inside the terminal.
+fn on_terminal_under(
+    under: &[&str],
+    args: &[&str],
+    stdout_file: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+) -> Option<(String, std::process::ExitStatus)> {
     let has_script = Command::new("script")
         .arg("--version")
         .output()
@@ -379,7 +390,8 @@ fn on_terminal(
         return None;
     }
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut line = quote(env!("CARGO_BIN_EXE_lab-server"));
+    let mut line: String = under.iter().map(|w| quote(w) + " ").collect();
+    line.push_str(&quote(env!("CARGO_BIN_EXE_lab-server")));
     for a in args {
         line.push(' ');
         line.push_str(&quote(a));
@@ -1004,33 +1016,12 @@ fn conform_shows_progress_on_a_terminal() {
         eprintln!("skipped: no /dev/kvm, and conform needs real KVM");
         return;
     }
-    let has_script = Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_script {
-        assert!(
-            !ci(),
-            "CI=true: util-linux `script` is needed for the terminal tests"
-        );
-        eprintln!("skipped: no util-linux `script` to give lab-server a terminal");
-        return;
-    }
     // `timeout` stops conform (SIGINT) inside the terminal after 8 s.
-    let line = format!(
-        "timeout -s INT 8 '{}' conform --count 1",
-        env!("CARGO_BIN_EXE_lab-server")
-    );
-    let child = Command::new("script")
-        .args(["-q", "-f", "-c", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("TERM", "xterm-256color")
-        .spawn()
-        .expect("script runs");
-    let o = common::bounded(child, std::time::Duration::from_secs(60));
-    let shown = String::from_utf8_lossy(&o.stdout);
+    let under = ["timeout", "-s", "INT", "8"];
+    let Some((shown, _)) = on_terminal_under(&under, &["conform", "--count", "1"], None, &[])
+    else {
+        return;
+    };
     assert!(
         shown.contains("conform ["),
         "no progress on the terminal: {shown:?}"

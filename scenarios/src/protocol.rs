@@ -146,6 +146,19 @@ pub struct Poll {
 }
 
 impl Poll {
+    /// The poll `req` asks, opened under `id`: no answers yet.
+    pub fn opened(id: String, req: PollRequest) -> Poll {
+        Poll {
+            id,
+            question: req.question,
+            choices: req.choices,
+            state: PollState::Open,
+            cell: req.cell,
+            answer: req.answer,
+            counts: None,
+        }
+    }
+
     /// How many tabs answered, where the counts are known.
     pub fn total(&self) -> Option<u64> {
         self.counts.as_ref().map(|c| c.iter().sum())

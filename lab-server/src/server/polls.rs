@@ -149,15 +149,7 @@ impl LocalPolls {
     /// Opens a poll (the request admitted already) under `id`; the one
     /// open before is closed.
     pub fn open(&self, id: String, req: PollRequest) -> Poll {
-        let poll = Poll {
-            id,
-            question: req.question,
-            choices: req.choices,
-            state: PollState::Open,
-            cell: req.cell,
-            answer: req.answer,
-            counts: None,
-        };
+        let poll = Poll::opened(id, req);
         let kept = self.limits.kept;
         self.with(|polls| {
             for r in polls.iter_mut() {

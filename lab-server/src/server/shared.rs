@@ -522,15 +522,7 @@ impl Shared {
             before.state = PollState::Closed;
             self.store(&before).await?;
         }
-        let poll = Poll {
-            id,
-            question: req.question,
-            choices: req.choices,
-            state: PollState::Open,
-            cell: req.cell,
-            answer: req.answer,
-            counts: None,
-        };
+        let poll = Poll::opened(id, req);
         self.store(&poll).await?;
         let mut c = self.conn.clone();
         let dropped: Vec<String> = redis::cmd("LRANGE")
