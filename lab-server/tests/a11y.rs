@@ -19,22 +19,6 @@ const MODES: [(&str, &str, &str); 3] = [
     ("projector", "&projector", "light"),
 ];
 
-/// Fails with every violation of every page at once, so one run shows all.
-fn assert_clean(found: &[(String, Vec<String>)]) {
-    let bad: Vec<String> = found
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(page, v)| format!("{page}:\n  {}", v.join("\n  ")))
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "axe (WCAG 2.0/2.1 A, AA) found violations on {} of {} pages:\n{}",
-        bad.len(),
-        found.len(),
-        bad.join("\n")
-    );
-}
-
 /// Moves the scrubber of the first output: → three times, then the first divergence.
 const SCRUB: &str = "const o = document.querySelector('.lab-output'); o.focus();
     for (let i = 0; i < 3; i++) o.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));

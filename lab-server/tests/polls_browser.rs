@@ -39,22 +39,6 @@ fn count(section: &str, choice: &str) -> String {
 /// What the class says in the page's live region.
 const STATUS: &str = "document.querySelector('.lab-class-status')?.textContent || ''";
 
-/// Fails with every view's violations at once.
-fn assert_clean(found: &[(String, Vec<String>)]) {
-    let bad: Vec<String> = found
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(page, v)| format!("{page}:\n  {}", v.join("\n  ")))
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "axe (WCAG 2.0/2.1 A, AA) found violations on {} of {} views:\n{}",
-        bad.len(),
-        found.len(),
-        bad.join("\n")
-    );
-}
-
 /// The browser console's errors, but for the instructor page's one expected
 /// 404: `GET /api/polls/current` when no poll is open yet.
 async fn unexpected_errors(b: &Browser) -> Vec<String> {
@@ -63,6 +47,18 @@ async fn unexpected_errors(b: &Browser) -> Vec<String> {
         .into_iter()
         .filter(|e| !(e.contains("/api/polls/current") && e.contains("404")))
         .collect()
+}
+
+/// Opens the welcome notebook (a first visit) as the instructor: its QEMU
+/// cell asks two predictions, the second "stable on linux-3.14?".
+async fn instructor(teach: &Browser, base: &str) {
+    teach.goto(&format!("{base}/?token=teach")).await;
+    teach
+        .wait(
+            "document.querySelectorAll('.lab-class-tools [data-act=ask]').length == 2",
+            "the instructor's Ask the room buttons",
+        )
+        .await;
 }
 
 #[test]
@@ -82,15 +78,7 @@ fn a_poll_runs_from_the_instructor_to_the_room_and_back() {
         let teach = Browser::start().await;
         let room = Browser::start().await;
 
-        // The instructor: the welcome notebook (a first visit), whose QEMU cell
-        // asks two predictions; the second is "stable on linux-3.14?".
-        teach.goto(&format!("{base}/?token=teach")).await;
-        teach
-            .wait(
-                "document.querySelectorAll('.lab-class-tools [data-act=ask]').length == 2",
-                "the instructor's Ask the room buttons",
-            )
-            .await;
+        instructor(&teach, &base).await;
         let ask = teach
             .text(".lab-class-tools [data-act=ask][data-value=\"1\"]")
             .await;
@@ -378,13 +366,7 @@ fn a_class_behind_three_replicas_loses_one_and_goes_on() {
     runtime().block_on(async {
         let teach = Browser::start().await;
         let room = Browser::start().await;
-        teach.goto(&format!("{base}/?token=teach")).await;
-        teach
-            .wait(
-                "document.querySelectorAll('.lab-class-tools [data-act=ask]').length == 2",
-                "the instructor's Ask the room buttons",
-            )
-            .await;
+        instructor(&teach, &base).await;
         // The instructor's own run of the cell, real KVM streamed through the
         // proxy (the cell's output shown: the instructor reveals it).
         teach

@@ -369,6 +369,23 @@ impl Browser {
     }
 }
 
+/// Fails with every violation axe found on every page or view (name,
+/// violations) at once, so one run shows them all.
+pub(crate) fn assert_clean(found: &[(String, Vec<String>)]) {
+    let bad: Vec<String> = found
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(page, v)| format!("{page}:\n  {}", v.join("\n  ")))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "axe (WCAG 2.0/2.1 A, AA) found violations on {} of the {} checked:\n{}",
+        bad.len(),
+        found.len(),
+        bad.join("\n")
+    );
+}
+
 /// A verdict badge's word on a backend.
 pub(crate) fn verdict(backend: &str) -> String {
     format!("document.querySelector('.lab-verdict[data-backend=\"{backend}\"]')?.dataset.verdict")
