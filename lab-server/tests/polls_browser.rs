@@ -22,7 +22,7 @@
 mod class;
 mod web;
 
-use class::Class;
+use class::{Class, Proxy};
 use web::*;
 
 /// The instructor's poll panel and the student's question card.
@@ -347,7 +347,7 @@ async fn wait_followers(class: &Class, n: u64, what: &str) -> Vec<(String, u64)>
 #[test]
 fn a_class_behind_three_replicas_loses_one_and_goes_on() {
     let test = "a_class_behind_three_replicas_loses_one_and_goes_on";
-    if !ready(test) || !class::ready(test) {
+    if !ready(test) || !class::ready(test, Proxy::HAProxy) {
         return;
     }
     let kvm = kvm_here();
@@ -360,7 +360,7 @@ fn a_class_behind_three_replicas_loses_one_and_goes_on() {
         eprintln!("{test}: no usable KVM here: the models only are presented");
     }
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut class = Class::start("polls-browser-replicas", 3, true);
+    let mut class = Class::start("polls-browser-replicas", 3, true, Proxy::HAProxy);
     let base = class.base.clone();
     let mut found = Vec::new();
     runtime().block_on(async {

@@ -1,6 +1,8 @@
 //! A class larger than one process, on loopback: one Redis, three
-//! `lab-server serve --redis` replicas and one HAProxy (deploy/haproxy.cfg.in,
-//! round robin, no sticky sessions), all started and stopped by the test.
+//! `lab-server serve --redis` replicas and one reverse proxy, all started
+//! and stopped by the test (`tests/class`). The same class runs behind each
+//! of the two templates the README offers: HAProxy (deploy/haproxy.cfg.in:
+//! active health checks) and nginx (deploy/nginx.conf.in: passive ones).
 //!
 //! - 300 clients start runs and stream them through the proxy (the stream
 //!   mostly from another replica than the one that runs it) and answer a
@@ -10,8 +12,8 @@
 //!   stream goes on (its follower resumes with `Last-Event-ID`) and the poll
 //!   loses no answer.
 //!
-//! Skipped with a reason without redis-server or haproxy (`cargo xtask test`
-//! installs them with apt as root); required under CI=true.
+//! Skipped with a reason without redis-server, haproxy or nginx (`cargo
+//! xtask test` installs them with apt as root); required under CI=true.
 
 mod class;
 mod web;
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use class::Class;
+use class::{Class, Proxy};
 
 /// What one SSE stream delivered: its messages' event names, and whether it ended with `done`.
 #[derive(Debug, Default, Clone)]
@@ -127,12 +129,28 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) ->
     panic!("{url}: no replica answered");
 }
 
+/// One class at a time: each is three replicas and 300 students on two cores.
+static ONE_CLASS: Mutex<()> = Mutex::new(());
+
 #[test]
-fn a_class_over_three_replicas_survives_losing_one() {
-    if !class::ready("a_class_over_three_replicas_survives_losing_one") {
-        return;
+fn a_class_over_three_replicas_behind_haproxy_survives_losing_one() {
+    let test = "a_class_over_three_replicas_behind_haproxy_survives_losing_one";
+    if class::ready(test, Proxy::HAProxy) {
+        class_survives_losing_a_replica(Proxy::HAProxy);
     }
-    let mut class = Class::start("replicas", 3, false);
+}
+
+#[test]
+fn a_class_over_three_replicas_behind_nginx_survives_losing_one() {
+    let test = "a_class_over_three_replicas_behind_nginx_survives_losing_one";
+    if class::ready(test, Proxy::Nginx) {
+        class_survives_losing_a_replica(Proxy::Nginx);
+    }
+}
+
+fn class_survives_losing_a_replica(proxy: Proxy) {
+    let _one = ONE_CLASS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut class = Class::start(&format!("replicas-{proxy:?}"), 3, false, proxy);
     let base = class.base.clone();
     let kvm = lab_server::kvm::host::report().kvm_usable;
 
@@ -221,7 +239,7 @@ fn a_class_over_three_replicas_survives_losing_one() {
         let class_s = started.elapsed().as_secs_f64();
         let errs = errors.lock().unwrap().clone();
         assert!(errs.is_empty(), "{} errors in a class of 300:\n{}", errs.len(), errs.join("\n"));
-        println!("300 students over 3 replicas: every run streamed to its end in {class_s:.1} s, 0 errors");
+        println!("300 students over 3 replicas behind {proxy:?}: every run streamed to its end in {class_s:.1} s, 0 errors");
         // A run's record, from each replica in turn (round robin).
         let (s, v) = post(
             &client,

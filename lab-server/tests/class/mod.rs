@@ -1,11 +1,12 @@
 //! The class harness the replica tests share: one Redis, N `lab-server
-//! serve --redis` replicas and one HAProxy in front (deploy/haproxy.cfg.in:
-//! round robin, no sticky sessions), on loopback, all started by [`Class::start`]
-//! and killed and reaped when it drops.
+//! serve --redis` replicas and one reverse proxy in front, HAProxy
+//! (deploy/haproxy.cfg.in) or nginx (deploy/nginx.conf.in), each filled in
+//! as the README says: round robin, no sticky sessions. On loopback, all
+//! started by [`Class::start`] and killed and reaped when it drops.
 //!
-//! Without redis-server or haproxy a test says so and passes as skipped
-//! (`cargo xtask test` installs them with apt as root) — except under
-//! CI=true, where it must run.
+//! Without redis-server, haproxy or nginx a test says so and passes as
+//! skipped (`cargo xtask test` installs them with apt as root) — except
+//! under CI=true, where it must run.
 
 // Each test binary uses a part of the harness.
 #![allow(dead_code)]
@@ -25,9 +26,25 @@ fn have(bin: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Skips (or, under CI=true, fails) without redis-server and haproxy.
-pub(crate) fn ready(test: &str) -> bool {
-    let missing: Vec<&str> = ["redis-server", "redis-cli", "haproxy"]
+/// The reverse proxy in front of the replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proxy {
+    HAProxy,
+    Nginx,
+}
+
+impl Proxy {
+    fn binary(self) -> &'static str {
+        match self {
+            Proxy::HAProxy => "haproxy",
+            Proxy::Nginx => "nginx",
+        }
+    }
+}
+
+/// Skips (or, under CI=true, fails) without redis-server and `proxy`.
+pub(crate) fn ready(test: &str, proxy: Proxy) -> bool {
+    let missing: Vec<&str> = ["redis-server", "redis-cli", proxy.binary()]
         .into_iter()
         .filter(|b| !have(b))
         .collect();
@@ -35,8 +52,9 @@ pub(crate) fn ready(test: &str) -> bool {
         return true;
     }
     let why = format!(
-        "{} not installed (apt-get install redis-server haproxy)",
-        missing.join(", ")
+        "{} not installed (apt-get install redis-server {})",
+        missing.join(", "),
+        proxy.binary()
     );
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test}: cannot run under CI=true: {why}");
@@ -97,18 +115,25 @@ fn replica(name: &str, redis_port: u16, site: bool) -> (Proc, u16) {
     (Proc(child), port)
 }
 
+/// `template` (in deploy/) with `@LISTEN@` and `@BACKENDS@` filled in,
+/// written to `dir/name`.
+fn filled(template: &str, listen: &str, backends: &str, dir: &Path, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("deploy").join(template)).expect("the template");
+    let file = dir.join(name);
+    let text = text
+        .replace("@LISTEN@", listen)
+        .replace("@BACKENDS@", backends);
+    std::fs::write(&file, text).expect("the config");
+    file
+}
+
 fn haproxy(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
-    let template =
-        std::fs::read_to_string(root().join("deploy/haproxy.cfg.in")).expect("the template");
     let servers: String = backends
         .iter()
         .map(|(name, port)| format!("    server {name} 127.0.0.1:{port}\n"))
         .collect();
-    let cfg = template
-        .replace("@LISTEN@", &format!("127.0.0.1:{listen}"))
-        .replace("@BACKENDS@", &servers);
-    let file = dir.join("haproxy.cfg");
-    std::fs::write(&file, cfg).expect("the config");
+    let listen_at = format!("127.0.0.1:{listen}");
+    let file = filled("haproxy.cfg.in", &listen_at, &servers, dir, "haproxy.cfg");
     let child = Command::new("haproxy")
         .arg("-db")
         .arg("-f")
@@ -118,6 +143,30 @@ fn haproxy(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
         .spawn()
         .expect("haproxy starts");
     wait_for_port(listen, "haproxy");
+    Proc(child)
+}
+
+/// nginx as the template's header says to run it, from a directory of its
+/// own; with one process (`master_process off`), so that killing it on drop
+/// leaves no worker behind.
+fn nginx(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
+    let servers: String = backends
+        .iter()
+        .map(|(_, port)| format!("        server 127.0.0.1:{port};\n"))
+        .collect();
+    let listen_at = format!("127.0.0.1:{listen}");
+    let file = filled("nginx.conf.in", &listen_at, &servers, dir, "nginx.conf");
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .args(["-e", "stderr", "-c"])
+        .arg(&file)
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    wait_for_port(listen, "nginx");
     Proc(child)
 }
 
@@ -134,9 +183,9 @@ pub(crate) struct Class {
 }
 
 impl Class {
-    /// `n` replicas behind HAProxy, sharing one Redis; serving the site if
+    /// `n` replicas behind `proxy`, sharing one Redis; serving the site if
     /// `site`. `scratch` names the test's directory under target/tmp-tests.
-    pub(crate) fn start(scratch: &str, n: usize, site: bool) -> Class {
+    pub(crate) fn start(scratch: &str, n: usize, site: bool, proxy: Proxy) -> Class {
         let dir: PathBuf = root().join("target/tmp-tests").join(scratch);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a scratch directory");
@@ -152,7 +201,10 @@ impl Class {
         let backends: Vec<(String, u16)> =
             replicas.iter().map(|(n, (_, p))| (n.clone(), *p)).collect();
         let listen = free_port();
-        let proxy = haproxy(listen, &backends, &dir);
+        let proxy = match proxy {
+            Proxy::HAProxy => haproxy(listen, &backends, &dir),
+            Proxy::Nginx => nginx(listen, &backends, &dir),
+        };
         Class {
             base: format!("http://127.0.0.1:{listen}"),
             redis_port,
