@@ -115,59 +115,49 @@ fn replica(name: &str, redis_port: u16, site: bool) -> (Proc, u16) {
     (Proc(child), port)
 }
 
-/// `template` (in deploy/) with `@LISTEN@` and `@BACKENDS@` filled in,
-/// written to `dir/name`.
-fn filled(template: &str, listen: &str, backends: &str, dir: &Path, name: &str) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("deploy").join(template)).expect("the template");
-    let file = dir.join(name);
-    let text = text
-        .replace("@LISTEN@", listen)
-        .replace("@BACKENDS@", backends);
-    std::fs::write(&file, text).expect("the config");
-    file
-}
-
-fn haproxy(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
-    let servers: String = backends
-        .iter()
-        .map(|(name, port)| format!("    server {name} 127.0.0.1:{port}\n"))
-        .collect();
-    let listen_at = format!("127.0.0.1:{listen}");
-    let file = filled("haproxy.cfg.in", &listen_at, &servers, dir, "haproxy.cfg");
-    let child = Command::new("haproxy")
-        .arg("-db")
-        .arg("-f")
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("haproxy starts");
-    wait_for_port(listen, "haproxy");
-    Proc(child)
-}
-
-/// nginx as the template's header says to run it, from a directory of its
-/// own; with one process (`master_process off`), so that killing it on drop
-/// leaves no worker behind.
-fn nginx(listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
-    let servers: String = backends
-        .iter()
-        .map(|(_, port)| format!("        server 127.0.0.1:{port};\n"))
-        .collect();
-    let listen_at = format!("127.0.0.1:{listen}");
-    let file = filled("nginx.conf.in", &listen_at, &servers, dir, "nginx.conf");
-    let child = Command::new("nginx")
-        .arg("-p")
-        .arg(dir)
-        .args(["-e", "stderr", "-c"])
-        .arg(&file)
-        .args(["-g", "daemon off; master_process off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx starts");
-    wait_for_port(listen, "nginx");
-    Proc(child)
+impl Proxy {
+    /// The proxy on 127.0.0.1:`listen` in front of `backends` (name, port),
+    /// from its template in deploy/ filled in under `dir`.
+    fn start(self, listen: u16, backends: &[(String, u16)], dir: &Path) -> Proc {
+        let (template, name) = match self {
+            Proxy::HAProxy => ("haproxy.cfg.in", "haproxy.cfg"),
+            Proxy::Nginx => ("nginx.conf.in", "nginx.conf"),
+        };
+        let servers: String = backends
+            .iter()
+            .map(|(name, port)| match self {
+                Proxy::HAProxy => format!("    server {name} 127.0.0.1:{port}\n"),
+                Proxy::Nginx => format!("        server 127.0.0.1:{port};\n"),
+            })
+            .collect();
+        let text =
+            std::fs::read_to_string(root().join("deploy").join(template)).expect("the template");
+        let file = dir.join(name);
+        let text = text
+            .replace("@LISTEN@", &format!("127.0.0.1:{listen}"))
+            .replace("@BACKENDS@", &servers);
+        std::fs::write(&file, text).expect("the config");
+        let mut cmd = Command::new(self.binary());
+        match self {
+            Proxy::HAProxy => cmd.arg("-db").arg("-f").arg(&file),
+            // As the template's header says to run it, from a directory of
+            // its own; one process (`master_process off`), so that killing
+            // it on drop leaves no worker behind.
+            Proxy::Nginx => cmd
+                .arg("-p")
+                .arg(dir)
+                .args(["-e", "stderr", "-c"])
+                .arg(&file)
+                .args(["-g", "daemon off; master_process off;"]),
+        };
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", self.binary()));
+        wait_for_port(listen, self.binary());
+        Proc(child)
+    }
 }
 
 /// A running class: Redis, the replicas by name, the proxy.
@@ -201,10 +191,7 @@ impl Class {
         let backends: Vec<(String, u16)> =
             replicas.iter().map(|(n, (_, p))| (n.clone(), *p)).collect();
         let listen = free_port();
-        let proxy = match proxy {
-            Proxy::HAProxy => haproxy(listen, &backends, &dir),
-            Proxy::Nginx => nginx(listen, &backends, &dir),
-        };
+        let proxy = proxy.start(listen, &backends, &dir);
         Class {
             base: format!("http://127.0.0.1:{listen}"),
             redis_port,
