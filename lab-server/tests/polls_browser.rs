@@ -15,6 +15,11 @@
 //! another replica and keeps what it was shown; its changed answer replaces
 //! the first; the reveal and the next presented run reach it.
 //!
+//! And on a single server, the student's presenter stream cut (a relay in
+//! between drops it, as a network blip would): the page reconnects, the
+//! server sends the current run and poll again from their start, and the
+//! page shows them once, not twice.
+//!
 //! Skipped with a reason without chromium, chromedriver, the built site or
 //! axe-core (and, for the replicas, redis-server, haproxy); required under
 //! CI=true.
@@ -39,14 +44,27 @@ fn count(section: &str, choice: &str) -> String {
 /// What the class says in the page's live region.
 const STATUS: &str = "document.querySelector('.lab-class-status')?.textContent || ''";
 
-/// The browser console's errors, but for the instructor page's one expected
-/// 404: `GET /api/polls/current` when no poll is open yet.
-async fn unexpected_errors(b: &Browser) -> Vec<String> {
-    b.console_errors()
+/// Fails on any error in `page`'s console that is not `expected`: the
+/// instructor page's `GET /api/polls/current` 404 before any poll, or the
+/// presenter stream a test cut.
+async fn assert_no_errors_but(b: &Browser, page: &str, expected: impl Fn(&str) -> bool) {
+    let errors: Vec<String> = b
+        .console_errors()
         .await
         .into_iter()
-        .filter(|e| !(e.contains("/api/polls/current") && e.contains("404")))
-        .collect()
+        .filter(|e| !expected(e))
+        .collect();
+    assert!(errors.is_empty(), "console errors on {page}: {errors:#?}");
+}
+
+/// The instructor page's one expected error: no poll yet.
+fn no_poll_yet(e: &str) -> bool {
+    e.contains("/api/polls/current") && e.contains("404")
+}
+
+/// The presenter stream's failure when a test cut it.
+fn stream_cut(e: &str) -> bool {
+    e.contains("/api/presenter/events")
 }
 
 /// Opens the welcome notebook (a first visit) as the instructor: its QEMU
@@ -295,11 +313,7 @@ fn a_poll_runs_from_the_instructor_to_the_room_and_back() {
         assert_eq!(v, "STABLE");
         found.push(("student, presented run".into(), room.axe().await));
 
-        let errors = unexpected_errors(&teach).await;
-        assert!(
-            errors.is_empty(),
-            "console errors on the instructor page: {errors:#?}"
-        );
+        assert_no_errors_but(&teach, "the instructor page", no_poll_yet).await;
         room.assert_no_console_errors("the student page").await;
         teach.close().await;
         room.close().await;
@@ -482,8 +496,173 @@ fn a_class_behind_three_replicas_loses_one_and_goes_on() {
         )
         .await;
         room.shot("polls-replicas-student").await;
+        // The killed replica's stream is the one error the console may show.
+        assert_no_errors_but(&room, "the student page", stream_cut).await;
         teach.close().await;
         room.close().await;
     });
     assert_clean(&found);
+}
+
+/// A TCP relay in front of `to` whose open connections can be cut at once,
+/// as a network blip would cut them.
+struct Relay {
+    /// `http://127.0.0.1:PORT`.
+    base: String,
+    open: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Relay {
+    async fn start(to: &str) -> Relay {
+        let to = to.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (o, a) = (open.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let to = to.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                o.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Relay {
+            base,
+            open,
+            accepted,
+        }
+    }
+
+    /// Closes every connection open through the relay; it goes on accepting.
+    fn cut(&self) {
+        for task in self.open.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The instructor's call: `body` posted to `api/{path}` with the instructor token.
+async fn as_instructor(base: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/{path}"))
+        .bearer_auth("teach")
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    assert!(r.status().is_success(), "POST /api/{path}: {}", r.status());
+    r.json().await.expect("JSON")
+}
+
+#[test]
+fn a_followers_page_shows_a_single_servers_run_once_after_a_reconnect() {
+    let test = "a_followers_page_shows_a_single_servers_run_once_after_a_reconnect";
+    if !ready(test) {
+        return;
+    }
+    // The cut must fall while a presented run is still running: a real-KVM
+    // run that waits (the models finish at once).
+    if !kvm_here() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "{test}: CI=true needs real KVM here"
+        );
+        eprintln!(
+            "SKIPPED {test}: no usable KVM here, and the run must still be running when the stream is cut"
+        );
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_server, base) = server(&[("LAB_TOKEN", "class"), ("LAB_INSTRUCTOR_TOKEN", "teach")]);
+    runtime().block_on(async {
+        let relay = Relay::start(&base).await;
+        let room = Browser::start().await;
+        room.goto(&format!("{}/?token=class&follow", relay.base)).await;
+        room.wait(
+            "document.querySelector('.lab-presenter')?.textContent.includes('Following the presenter')",
+            "the student following through the relay",
+        )
+        .await;
+
+        // A poll, answered; then a presented run that takes 6 s on real KVM.
+        let poll = serde_json::json!({"question": "Stable at the end on linux-3.14?", "choices": ["stable", "unstable"], "answer": "unstable"});
+        as_instructor(&base, "polls", poll).await;
+        room.wait(&format!("document.querySelector('{CARD}[data-state=open]')"), "the question card")
+            .await;
+        room.click(&format!("{CARD} [data-act=answer][data-value=\"1\"]")).await;
+        room.wait(&format!("({STATUS}).includes('Your answer: unstable.')"), "the answer taken")
+            .await;
+        let run = serde_json::json!({
+            "scenario": "create 2\nwrite * 0\nwait 6s\nwrite * 0\nrun *\n",
+            "backends": ["linux-3.14", "kvm"],
+            "presenter": true,
+        });
+        as_instructor(&base, "runs", run).await;
+        let verdict = |b: &str| {
+            format!("document.querySelector('.lab-presenter .lab-verdict[data-backend=\"{b}\"]')?.dataset.verdict")
+        };
+        // 3.14's run is whole (a model: the 6 s gap starts a new generation,
+        // so it ends STABLE); the real one is under way.
+        let model = room.wait(&verdict("linux-3.14"), "the model's presented run").await;
+        assert_eq!(model, "STABLE");
+        room.wait(&format!("{} && !/STABLE/.test({})", verdict("kvm"), verdict("kvm")), "the real run under way")
+            .await;
+        // 2 vCPUs: 2 writes at creation, 2 after, 2 after the wait.
+        let writes = "document.querySelector('.lab-presenter .lab-slider')?.max";
+        assert_eq!(room.js(&format!("return {writes};")).await, "6");
+
+        // The charts drawn first (lab-charts loads after the first results),
+        // so that the cut falls on the presenter's stream alone.
+        room.wait("document.querySelector('.lab-presenter .lab-chart svg')", "the presented run's charts")
+            .await;
+        // The blip, mid-run: the page says it lost the presenter, then follows again.
+        let accepted = relay.accepted();
+        relay.cut();
+        room.wait(
+            "document.querySelector('.lab-presenter')?.textContent.includes('reconnecting')",
+            "the page saying it lost the presenter",
+        )
+        .await;
+        room.wait(
+            "document.querySelector('.lab-presenter')?.textContent.includes('Following the presenter.')",
+            "the page following again",
+        )
+        .await;
+        assert!(relay.accepted() > accepted, "no new connection after the cut");
+
+        // The server sent the run from its start: the page shows it once,
+        // to its end, and the question is still open with this tab's answer.
+        let v = room
+            .wait(&format!("(({v}) || '').match(/STABLE|UNSTABLE|failed/) && ({v})", v = verdict("kvm")), "the real run's end")
+            .await;
+        assert_ne!(v, "failed");
+        assert_eq!(room.js(&format!("return {};", verdict("linux-3.14"))).await, model);
+        assert_eq!(room.js(&format!("return {writes};")).await, "6", "the run's writes, once each");
+        assert_eq!(
+            room.js(&format!("return document.querySelector('{CARD}')?.dataset.state;")).await,
+            "open"
+        );
+        assert_eq!(
+            room.js(&format!("return document.querySelector('{CARD} [aria-pressed=true]')?.textContent;"))
+                .await,
+            "unstable"
+        );
+        // The cut stream's own failure is the one error the console may show.
+        assert_no_errors_but(&room, "the student page", stream_cut).await;
+        room.close().await;
+    });
 }

@@ -307,10 +307,13 @@ fn listen(
         let (r, src, named) = (report.clone(), source.clone(), named.clone());
         let c =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-                if !m.last_event_id().is_empty() {
+                let data = m.data().as_string();
+                // A lost connection's "error" is a plain Event: no data, and
+                // no lastEventId to read.
+                if data.is_some() && !m.last_event_id().is_empty() {
                     named.set(true);
                 }
-                let Some(l) = read(m.data().as_string()) else {
+                let Some(l) = read(data) else {
                     return;
                 };
                 // Closed first, so the lost connection is not reported too.
