@@ -630,9 +630,8 @@ fn last_event_id(headers: &HeaderMap) -> Option<String> {
         .filter(|id| !id.is_empty() && id.len() <= 64)
 }
 
-/// A stream of `(id, message)` from the shared state, as SSE with ids.
-/// A stream of Redis messages as SSE, each with its id; `follower` (a
-/// presenter stream) counted while the stream lives.
+/// A stream of `(id, message)` from the shared state, as SSE with ids;
+/// `follower` (a presenter stream's) counted while the stream lives.
 fn shared_sse(
     st: &AppState,
     rx: tokio::sync::mpsc::Receiver<(String, Message)>,
