@@ -12,12 +12,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::web::{Proc, dist, free_port, root};
+use super::web::{Proc, dist, free_port, root, serving};
 
 fn have(bin: &str) -> bool {
     Command::new("which")
@@ -95,24 +94,14 @@ fn replica(name: &str, redis_port: u16, site: bool) -> (Proc, u16) {
     if site {
         cmd.arg("--static").arg(dist());
     }
-    let mut child = cmd
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("lab-server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the replica says where it listens");
-    let port = line
-        .trim()
-        .trim_end_matches('/')
+    cmd.env("RUST_LOG", "warn");
+    let (proc, base) = serving(cmd);
+    let port = base
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-    (Proc(child), port)
+        .unwrap_or_else(|| panic!("no port in {base}"));
+    (proc, port)
 }
 
 impl Proxy {

@@ -91,16 +91,25 @@ impl Drop for Proc {
 
 /// `lab-server serve` on a free port with the built site.
 pub(crate) fn server(envs: &[(&str, &str)]) -> (Proc, String) {
-    use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lab-server"));
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--static"])
-        .arg(dist())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .arg(dist());
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("lab-server starts");
+    serving(cmd)
+}
+
+/// Starts `cmd` (a `lab-server serve`) and reads where it listens from its
+/// first line ("TSC Lab: http://127.0.0.1:PORT/"): the process and
+/// `http://127.0.0.1:PORT`.
+pub(crate) fn serving(mut cmd: Command) -> (Proc, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lab-server starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
